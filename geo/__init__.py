@@ -1,0 +1,1 @@
+"""Pure geometry rules on shapely: no database, no Flask."""

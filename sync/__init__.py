@@ -1,0 +1,1 @@
+"""The offline sync engine: knows nothing of Flask or HTTP."""

@@ -1,0 +1,124 @@
+"""Test fixtures on a real PostGIS database whose schema is built by the migrations."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, Engine, make_url
+
+from server import create_app
+from server.extensions import db
+
+ROOT = Path(__file__).resolve().parents[1]
+# Reference data loaded by migrations survives the per-test cleanup.
+KEEP_TABLES = {"alembic_version", "spatial_ref_sys"}
+KEEP_TABLE_PREFIXES = ("code_",)
+
+
+def _test_urls() -> tuple[URL, URL, URL]:
+    """(runtime URL, owner URL, admin URL) for this run's test database."""
+    runtime = make_url(os.environ["DATABASE_URL"])
+    owner = make_url(os.environ.get("MIGRATION_DATABASE_URL") or runtime)
+    admin = make_url(os.environ.get("TEST_ADMIN_DATABASE_URL") or owner.set(database="postgres"))
+    name = os.environ.get("GRIDWORK_TEST_DB") or f"{runtime.database}_test"
+    return runtime.set(database=name), owner.set(database=name), admin
+
+
+def _create_database(owner: URL, admin: URL) -> None:
+    name = owner.database
+    admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}" OWNER "{owner.username}"'))
+    admin_engine.dispose()
+    # As the admin inside the new database: PostGIS and, on the local cluster, the role grants.
+    db_engine = create_engine(admin.set(database=name), isolation_level="AUTOCOMMIT")
+    with db_engine.connect() as conn:
+        has_app_role = conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = 'gridwork_app'"))
+        if has_app_role and owner.username == "gridwork":
+            conn.execute(text((ROOT / "scripts" / "provision.sql").read_text()))
+        else:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    db_engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_urls() -> tuple[URL, URL]:
+    """Create a fresh test database, migrate it to head, and return (runtime URL, owner URL)."""
+    runtime, owner, admin = _test_urls()
+    _create_database(owner, admin)
+    return runtime, owner
+
+
+@pytest.fixture(scope="session")
+def app(
+    database_urls: tuple[URL, URL], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
+    """The application, configured for the test database, with the schema built by migrations."""
+    runtime, owner = database_urls
+    os.environ["GRIDWORK_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("instance"))
+    application = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": runtime.render_as_string(hide_password=False),
+            "MIGRATION_DATABASE_URI": owner.render_as_string(hide_password=False),
+            "ARGON2_TIME_COST": 1,
+            "ARGON2_MEMORY_KIB": 1024,
+            "ARGON2_PARALLELISM": 1,
+        }
+    )
+    with application.app_context():
+        upgrade(directory=str(ROOT / "migrations"), revision="heads")
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def owner_engine(database_urls: tuple[URL, URL]) -> Iterator[Engine]:
+    """An engine connected as the schema owner, for cleanup and privilege tests."""
+    engine = create_engine(database_urls[1])
+    yield engine
+    engine.dispose()
+
+
+def _truncate_all(engine: Engine) -> None:
+    with engine.begin() as conn:
+        tables = [
+            name
+            for name in conn.scalars(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            )
+            if name not in KEEP_TABLES and not name.startswith(KEEP_TABLE_PREFIXES)
+        ]
+        if tables:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+
+
+@pytest.fixture(autouse=True)
+def _app_context(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Database tests get an app context and a clean database; pure tests get nothing."""
+    if "app" not in request.fixturenames and "client" not in request.fixturenames:
+        yield
+        return
+    app: Flask = request.getfixturevalue("app")
+    engine: Engine = request.getfixturevalue("owner_engine")
+    with app.app_context():
+        try:
+            yield
+        finally:
+            db.session.remove()
+            _truncate_all(engine)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """An HTTP test client."""
+    return app.test_client()
