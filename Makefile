@@ -38,13 +38,15 @@ stop:
 
 migrate: venv db
 	$(VENV)/bin/flask --app server db upgrade heads
+	$(VENV)/bin/flask --app server codes load
 
 demo: migrate
 	$(VENV)/bin/flask --app server demo load
+	$(VENV)/bin/flask --app server demo base-data
 
 run: demo
 	@$(VENV)/bin/flask --app server demo logins --host $(HOST) --port $(PORT)
-	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - 'server:create_app()'
+	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) 'server:create_app()'
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,15 +1,13 @@
 """Alembic environment: migrations run as the schema owner (MIGRATION_DATABASE_URL)."""
 
 import logging
-from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
 from sqlalchemy import create_engine, pool
 
+# No fileConfig(): the app's JSON logging stays in charge when migrations run in-process.
 config = context.config
-if config.config_file_name:
-    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 target_metadata = current_app.extensions["migrate"].db.metadata

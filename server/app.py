@@ -11,6 +11,7 @@ from server.config import load_config
 from server.errors import register_error_handlers
 from server.extensions import db, migrate
 from server.logs import configure_logging
+from server.text_guard import install_text_guard
 
 API_PREFIX = "/api/v1"
 
@@ -28,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     configure_logging(app)
     register_error_handlers(app)
+    install_text_guard(app)
     _register_blueprints(app)
     _register_cli(app)
     return app
@@ -35,8 +37,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _import_models() -> None:
     """Import every model module so the metadata (and Alembic) sees all tables."""
+    import server.audit.models
     import server.auth.models
-    import server.hierarchy.models  # noqa: F401
+    import server.blobs.models
+    import server.hierarchy.models
+    import server.redraw.models
+    import server.registry.codes
+    import server.registry.models  # noqa: F401
 
 
 def _migrations_dir() -> Any:
@@ -46,10 +53,32 @@ def _migrations_dir() -> Any:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from server.audit.views import bp as audit_bp
+    from server.auth.views import bp as auth_bp
+    from server.blobs.views import bp as blobs_bp
     from server.health.views import bp as health_bp
+    from server.hierarchy.views import bp as hierarchy_bp
+    from server.redraw.views import bp as redraw_bp
+    from server.registry.codes_views import bp as code_tables_bp
+    from server.registry.views.records import bp as registry_bp
+    from server.syncapi.views import bp as syncapi_bp
+    from server.users.views import bp as users_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(hierarchy_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(users_bp)
+    app.register_blueprint(code_tables_bp)
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(registry_bp)
+    app.register_blueprint(redraw_bp)
+    app.register_blueprint(blobs_bp)
+    app.register_blueprint(syncapi_bp)
 
 
 def _register_cli(app: Flask) -> None:
-    pass
+    from server.demo.cli import demo
+    from server.registry.codes_views import codes_cli
+
+    app.cli.add_command(demo)
+    app.cli.add_command(codes_cli)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from flask import Flask, Response, g, json
 from marshmallow import ValidationError
+from sqlalchemy.exc import StatementError
 from werkzeug.exceptions import HTTPException
+
+from server.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,11 @@ class PayloadTooLarge(DomainError):
     title = "The request is too large"
 
 
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    title = "This content type is not accepted here"
+
+
 # The one table from condition to HTTP status. Subclasses inherit their parent's row.
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
     InvalidInput: 422,
@@ -110,6 +119,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     Forbidden: 403,
     Conflict: 409,
     PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
     TooMany: 429,
 }
 
@@ -177,7 +187,24 @@ def _http(error: HTTPException) -> Response:
 
 
 def _unexpected(error: Exception) -> Response:
-    log.exception("unhandled error", extra={"error_type": type(error).__name__})
+    if isinstance(error, StatementError):
+        # The database's message can quote the very values it refused ("Key (username)=(…)
+        # already exists", "invalid input syntax …: \"…\""), so only the kind of failure and
+        # where it happened are logged, never the message.
+        cause = error.orig
+        log.error(
+            "unhandled database error",
+            extra={
+                "error_type": type(cause or error).__name__,
+                "sqlstate": getattr(cause, "sqlstate", None),
+                "constraint": getattr(getattr(cause, "diag", None), "constraint_name", None),
+                "trace": "".join(traceback.format_tb(error.__traceback__)),
+            },
+        )
+    else:
+        log.exception("unhandled error", extra={"error_type": type(error).__name__})
+    # Whatever the failed use case left in the session must not leak into the next one.
+    db.session.rollback()
     return problem(500, "internal_error", "Internal server error", "The error has been logged.")
 
 

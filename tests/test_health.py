@@ -28,9 +28,13 @@ def test_wrong_method_is_problem_json_405(client: FlaskClient) -> None:
     assert response.get_json()["code"] == "method_not_allowed"
 
 
-def test_oversized_body_is_413(client: FlaskClient) -> None:
+def test_a_body_over_the_size_limit_is_a_413_problem(client: FlaskClient) -> None:
     limit = client.application.config["MAX_CONTENT_LENGTH"]
     response = client.post(
-        "/healthz", data=b"x" * (limit + 1), headers={"Content-Type": "application/json"}
+        "/api/v1/auth/login",
+        data=b"x" * (limit + 1),
+        headers={"Content-Type": "application/json"},
     )
-    assert response.status_code in (405, 413)
+    assert response.status_code == 413
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "payload_too_large"

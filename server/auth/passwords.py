@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
@@ -19,6 +21,13 @@ def _hasher() -> PasswordHasher:
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _dummy_hash(time_cost: int, memory_cost: int, parallelism: int) -> str:
+    # Hashed once per parameter set, so an unknown user costs one verification, not two.
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+    return str(hasher.hash(_DUMMY_PASSWORD))
+
+
 def hash_password(password: str) -> str:
     """Return an Argon2id hash of `password`."""
     return _hasher().hash(password)
@@ -29,7 +38,8 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     hasher = _hasher()
     try:
         if password_hash is None:
-            hasher.verify(hasher.hash(_DUMMY_PASSWORD), password)
+            dummy = _dummy_hash(hasher.time_cost, hasher.memory_cost, hasher.parallelism)
+            hasher.verify(dummy, password)
             return False
         return hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -36,15 +38,19 @@ def issue_access_token(
     session_id: uuid.UUID,
     device_id: uuid.UUID,
     now: datetime | None = None,
+    token_id: str | None = None,
 ) -> str:
-    """Sign a short-lived access token carrying identity claims only."""
+    """Sign a short-lived access token carrying identity claims only.
+
+    `now` and `token_id` pin `iat` and `jti`, so a retried rotation can re-issue identical bytes.
+    """
     now = now or datetime.now(UTC)
     claims: dict[str, Any] = {
         "iss": issuer,
         "aud": audience,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl_seconds)).timestamp()),
-        "jti": uuid.uuid4().hex,
+        "jti": token_id or uuid.uuid4().hex,
         "sub": str(user_id),
         "sid": str(session_id),
         "did": str(device_id),
@@ -75,7 +81,7 @@ def decode_access_token(token: str, *, key: bytes, issuer: str, audience: str) -
             device_id=uuid.UUID(claims["did"]),
             token_id=str(claims["jti"]),
         )
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise jwt.InvalidTokenError("malformed identity claim") from exc
 
 
@@ -87,3 +93,24 @@ def new_refresh_token() -> str:
 def hash_refresh_token(token: str) -> str:
     """SHA-256 of a refresh token, the only form kept in the database."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _rotation_mac(key: bytes, purpose: bytes, token: str) -> bytes:
+    # One key, separate purposes: the successor token and the access token id never coincide.
+    return hmac.new(key, purpose + b"\x00" + token.encode(), hashlib.sha256).digest()
+
+
+def successor_refresh_token(key: bytes, token: str) -> str:
+    """The refresh token that replaces `token` on rotation.
+
+    Derived, not random, so a client retrying a lost rotation gets the same successor back
+    while the database keeps only hashes.
+    """
+    digest = _rotation_mac(key, b"refresh-successor", token)
+    return "rt_" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def rotation_token_id(key: bytes, token: str) -> str:
+    """The `jti` of the access token issued when `token` is rotated (deterministic, like the
+    successor, and revealing nothing about it)."""
+    return _rotation_mac(key, b"rotation-access-jti", token).hex()[:32]

@@ -45,7 +45,11 @@ class Scope:
 def _worker_grid_ids(user_id: uuid.UUID, at: datetime | None) -> set[uuid.UUID]:
     query = select(GridAssignment.grid_id).where(GridAssignment.user_id == user_id)
     if at is None:
-        query = query.where(GridAssignment.valid_to.is_(None))
+        # A retired grid leaves the scope even if its assignment was not ended with it, as it
+        # leaves a dispatcher's.
+        query = query.join(Grid, Grid.id == GridAssignment.grid_id).where(
+            GridAssignment.valid_to.is_(None), Grid.retired_at.is_(None)
+        )
     else:
         query = query.where(
             GridAssignment.valid_from <= at,

@@ -1,0 +1,1 @@
+"""Redrawing a community's grid boundaries: drafts, validation, preview, apply and jobs."""

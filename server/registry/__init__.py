@@ -1,0 +1,1 @@
+"""The base registry: standard addresses, houses, people, organizations, incidents and work."""

@@ -1,0 +1,188 @@
+"""Grid placement: which grid a record lies in, derived set-based in SQL and never by the client.
+
+A located record takes the CURRENT grid version that covers its point (`ST_Covers`, so a point
+on a boundary counts as inside); a point on an edge shared by two grids goes to the one with the
+lowest code, so the answer never depends on row order. Other records follow their anchor (a
+house its address, a person their house or else their address, a visit its person, ...), copying
+the anchor's `grid_id` and `scope_path`. A point in no grid leaves `grid_id` NULL: the record is
+unassigned, listed for admins and dispatchers, never lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Table,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+
+from server.extensions import db
+from server.hierarchy.models import Grid, GridVersion
+
+
+@dataclass(frozen=True)
+class FromPoint:
+    """The grid covering the record's own point column."""
+
+    column: str = "point"
+
+
+@dataclass(frozen=True)
+class FromAnchor:
+    """The grid of the record referenced by `fk` in table `anchor`."""
+
+    fk: str
+    anchor: str
+
+
+Rule = FromPoint | FromAnchor
+
+# The first rule whose column is set decides (a person in a house follows the house, else the
+# address). Tasks are absent: their grid is fixed when they are created.
+RULES: dict[str, tuple[Rule, ...]] = {
+    "addresses": (FromPoint(),),
+    "houses": (FromAnchor("address_id", "addresses"),),
+    "persons": (FromAnchor("house_id", "houses"), FromAnchor("address_id", "addresses")),
+    "person_special_populations": (FromAnchor("person_id", "persons"),),
+    "households": (FromAnchor("address_id", "addresses"),),
+    "household_members": (FromAnchor("household_id", "households"),),
+    "organizations": (FromAnchor("address_id", "addresses"),),
+    "incidents": (FromPoint(), FromAnchor("address_id", "addresses")),
+    "visits": (FromAnchor("person_id", "persons"),),
+    "follow_up_plans": (FromAnchor("person_id", "persons"),),
+}
+
+# Anchors in dependency order, for re-placing everything after a boundary redraw.
+ORDER = tuple(RULES)
+
+
+def _dependents(table_name: str) -> list[tuple[str, str]]:
+    return [
+        (name, rule.fk)
+        for name, rules in RULES.items()
+        for rule in rules
+        if isinstance(rule, FromAnchor) and rule.anchor == table_name
+    ]
+
+
+def _table(name: str) -> Table:
+    return db.metadata.tables[name]
+
+
+def covering_grid(point: ColumnElement[object], name: str) -> FromClause:
+    """A LATERAL subquery (grid_id, path) of the current grid covering `point`, lowest code wins."""
+    gv = GridVersion.__table__
+    g = Grid.__table__
+    return (
+        select(g.c.id.label("grid_id"), g.c.path.label("path"))
+        .select_from(gv.join(g, g.c.id == gv.c.grid_id))
+        .where(
+            gv.c.valid_to.is_(None),
+            g.c.retired_at.is_(None),
+            func.ST_Covers(gv.c.geom, point),
+        )
+        .order_by(g.c.code)
+        .limit(1)
+        .lateral(name)
+    )
+
+
+def place(
+    table_name: str,
+    *,
+    ids: Iterable[uuid.UUID] | None = None,
+    where: ColumnElement[bool] | None = None,
+    bump: bool = False,
+) -> list[uuid.UUID]:
+    """Set grid_id and scope_path of the chosen rows from their rules in one UPDATE.
+
+    Only rows whose placement changes are written; with `bump` they also get version + 1 (a
+    record that moved is a change the phones must pull). Returns the ids that changed.
+    """
+    table = _table(table_name)
+    src = table.alias("src")
+    joined: FromClause = src
+    grids: list[tuple[ColumnElement[bool], ColumnElement[object]]] = []
+    paths: list[tuple[ColumnElement[bool], ColumnElement[object]]] = []
+    for i, rule in enumerate(RULES[table_name]):
+        if isinstance(rule, FromPoint):
+            cover = covering_grid(src.c[rule.column], f"cover{i}")
+            joined = joined.outerjoin(cover, true())
+            present = src.c[rule.column].is_not(None)
+            grids.append((present, cover.c.grid_id))
+            paths.append((present, cover.c.path))
+        else:
+            anchor = _table(rule.anchor).alias(f"anchor{i}")
+            joined = joined.outerjoin(anchor, anchor.c.id == src.c[rule.fk])
+            present = src.c[rule.fk].is_not(None)
+            grids.append((present, anchor.c.grid_id))
+            paths.append((present, anchor.c.scope_path))
+    empty_path = literal([], ARRAY(UUID(as_uuid=True)))
+    query = select(
+        src.c.id.label("rid"),
+        case(*grids, else_=None).label("gid"),
+        func.coalesce(case(*paths, else_=None), empty_path).label("gpath"),
+    ).select_from(joined)
+    if ids is not None:
+        query = query.where(src.c.id.in_(list(ids)))
+    if where is not None:
+        # `where` is written against the real table; restate it on the alias.
+        query = query.where(src.c.id.in_(select(table.c.id).where(where)))
+    placed = query.subquery("placed")
+    values: dict[str, object] = {"grid_id": placed.c.gid, "scope_path": placed.c.gpath}
+    if bump:
+        values.update(version=table.c.version + 1, updated_at=func.now())
+    statement = (
+        update(table)
+        .where(
+            table.c.id == placed.c.rid,
+            or_(
+                table.c.grid_id.is_distinct_from(placed.c.gid),
+                table.c.scope_path.is_distinct_from(placed.c.gpath),
+            ),
+        )
+        .values(values)
+        .returning(table.c.id)
+    )
+    return list(db.session.scalars(statement))
+
+
+def place_with_dependents(table_name: str, ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    """Place the given records, then re-place (and version-bump) every record that follows them."""
+    changed = place(table_name, ids=ids)
+    _cascade(table_name, changed)
+    return changed
+
+
+def _cascade(table_name: str, changed: list[uuid.UUID]) -> None:
+    if not changed:
+        return
+    for dependent, fk in _dependents(table_name):
+        table = _table(dependent)
+        moved = place(
+            dependent,
+            where=table.c[fk].in_(changed) & table.c.deleted_at.is_(None),
+            bump=True,
+        )
+        _cascade(dependent, moved)
+
+
+def place_everything(*, bump: bool = True) -> int:
+    """Re-place every record of every table (after a boundary redraw, or a bulk load)."""
+    total = 0
+    for name in ORDER:
+        table = _table(name)
+        total += len(place(name, where=table.c.deleted_at.is_(None), bump=bump))
+    return total

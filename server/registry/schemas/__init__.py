@@ -1,0 +1,1 @@
+"""Request schemas (marshmallow) of the registry resources."""

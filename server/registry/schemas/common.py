@@ -1,0 +1,91 @@
+"""Fields and base schemas shared by every registry resource."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+
+from geo.geometry import Extent
+from server.registry.models.common import SERVER_FIELDS
+
+DEFAULT_EXTENT = "108.3,34.0,109.1,34.6"
+SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="A photo is its lower-case hex SHA-256.")
+
+
+def district_extent() -> Extent:
+    """The configured district extent (points outside it are refused)."""
+    return Extent.parse(str(current_app.config.get("DISTRICT_EXTENT") or DEFAULT_EXTENT))
+
+
+class PointField(fields.Field):  # type: ignore[type-arg]
+    """A GeoJSON Point inside the district extent, loaded as a (lng, lat) tuple."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> tuple[float, float]:
+        if not isinstance(value, Mapping) or value.get("type") != "Point":
+            raise ValidationError('Expected a GeoJSON Point {"type": "Point", "coordinates": ...}.')
+        coords = value.get("coordinates")
+        if (
+            not isinstance(coords, list | tuple)
+            or len(coords) != 2
+            or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords)
+            or not all(math.isfinite(c) for c in coords)
+        ):
+            raise ValidationError("Coordinates are two finite numbers: [lng, lat].")
+        lng, lat = float(coords[0]), float(coords[1])
+        extent = district_extent()
+        if not (
+            extent.min_lng <= lng <= extent.max_lng and extent.min_lat <= lat <= extent.max_lat
+        ):
+            raise ValidationError("The point is outside the district extent.")
+        return lng, lat
+
+
+def photo_list() -> fields.List[str]:
+    """A list of photo content hashes (64 lower-case hex characters each)."""
+    return fields.List(fields.String(validate=SHA256), validate=validate.Length(max=20))
+
+
+def text(max_length: int, **kwargs: Any) -> fields.String:
+    """A trimmed-length string field that may be null."""
+    kwargs.setdefault("allow_none", True)
+    return fields.String(validate=validate.Length(max=max_length), **kwargs)
+
+
+def required_text(max_length: int) -> fields.String:
+    """A required, non-empty string field."""
+    return fields.String(required=True, validate=validate.Length(min=1, max=max_length))
+
+
+class RecordSchema(Schema):
+    """Base of every registry write: unknown fields refused, server-owned fields named."""
+
+    class Meta:
+        unknown = RAISE
+
+    id = fields.UUID()
+
+    @pre_load
+    def refuse_server_fields(self, data: Any, **kwargs: Any) -> Any:
+        """A client may not set placement, version or audit columns; say which it sent."""
+        if isinstance(data, Mapping):
+            sent = [name for name in SERVER_FIELDS if name in data]
+            if sent:
+                raise ValidationError(
+                    {name: ["Set by the server; clients cannot send it."] for name in sent}
+                )
+        return data
+
+
+class ExpectedVersion(Schema):
+    """The version a PATCH or DELETE was based on (optimistic concurrency)."""
+
+    class Meta:
+        unknown = RAISE
+
+    expected_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))

@@ -1,0 +1,194 @@
+"""Tasks, visits and follow-up plans."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.engine import RowMapping
+
+from server.auth.models import User, UserStatus
+from server.errors import InvalidInput
+from server.extensions import db
+from server.hierarchy.models import Grid
+from server.registry.models import (
+    Address,
+    FollowUpPlan,
+    House,
+    Household,
+    Incident,
+    Organization,
+    Person,
+    Task,
+    Visit,
+)
+from server.registry.schemas.work import FollowUpPlanIn, TaskIn, VisitIn
+from server.registry.services.addresses import point_sql
+from server.registry.services.records import (
+    Caller,
+    Prepared,
+    Resource,
+    base_fields,
+    jsonable,
+    reference,
+)
+
+TASKS: Table = Task.__table__
+VISITS: Table = Visit.__table__
+PLANS: Table = FollowUpPlan.__table__
+TARGETS: dict[str, Table] = {
+    "address": Address.__table__,
+    "house": House.__table__,
+    "person": Person.__table__,
+    "household": Household.__table__,
+    "organization": Organization.__table__,
+    "incident": Incident.__table__,
+}
+TASK_FIELDS = ("task_type", "title", "assignee_id", "due_at", "status", "result")
+FIXED_TASK_FIELDS = ("target_type", "target_id", "target_grid_id")
+
+
+def _task_grid(caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
+    """The task's grid: its target's, or the given grid, which must be in the caller's scope."""
+    target_type, target_id = data.get("target_type"), data.get("target_id")
+    grid_id = data.get("target_grid_id")
+    if (target_type is None) != (target_id is None):
+        raise InvalidInput({"target_id": ["Give both target_type and target_id, or neither."]})
+    if target_type is not None:
+        if grid_id is not None:
+            raise InvalidInput(
+                {"target_grid_id": ["A task with a target takes the target's grid."]}
+            )
+        target = reference(caller, TARGETS[target_type], target_id, "target_id")
+        assert target is not None
+        return {
+            "target_type": target_type,
+            "target_id": target_id,
+            "grid_id": target["grid_id"],
+            "scope_path": target["scope_path"],
+        }
+    if grid_id is None:
+        raise InvalidInput({"target_grid_id": ["Give a target record or a grid."]})
+    path = db.session.scalar(select(Grid.path).where(Grid.id == grid_id, Grid.retired_at.is_(None)))
+    if path is None or not caller.scope.allows_grid(grid_id):
+        raise InvalidInput({"target_grid_id": ["No such grid."]})
+    return {"grid_id": grid_id, "scope_path": path}
+
+
+def prepare_task(caller: Caller, data: dict[str, Any], current: RowMapping | None) -> Prepared:
+    """Column values for a task write; target and grid are fixed at creation."""
+    values = {k: data[k] for k in TASK_FIELDS if k in data}
+    if current is None:
+        values.update(_task_grid(caller, data))
+        if values.setdefault("status", "assigned") != "assigned":
+            raise InvalidInput({"status": ["A new task is assigned."]})
+    else:
+        for name in FIXED_TASK_FIELDS:
+            if name in data:
+                raise InvalidInput({name: ["Fixed when the task is created."]})
+    if "assignee_id" in data:
+        active = db.session.scalar(
+            select(User.id).where(User.id == data["assignee_id"], User.status == UserStatus.ACTIVE)
+        )
+        if active is None:
+            raise InvalidInput({"assignee_id": ["No such active user."]})
+    status = data.get("status")
+    if current is not None and status is not None and status != current["status"]:
+        if status == "signed":
+            values["signed_at"] = func.now()
+        elif status == "done":
+            values["done_at"] = func.now()
+    return Prepared(values)
+
+
+def present_tasks(caller: Caller, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
+    """Tasks as stored."""
+    names = (*TASK_FIELDS, "target_type", "target_id", "signed_at", "done_at")
+    return [{**base_fields(row), **{k: jsonable(row[k]) for k in names}} for row in rows]
+
+
+VISIT_FIELDS = ("visited_at", "form", "content", "state", "measures", "photo_sha256")
+
+
+def prepare_visit(caller: Caller, data: dict[str, Any], current: RowMapping | None) -> Prepared:
+    """Column values for a visit; the person must be visible (the visit follows their grid)."""
+    values = {k: data[k] for k in VISIT_FIELDS if k in data}
+    if current is None:
+        values.setdefault("photo_sha256", [])
+    if "person_id" in data:
+        reference(caller, Person.__table__, data["person_id"], "person_id")
+        values["person_id"] = data["person_id"]
+    if "point" in data:
+        values["point"] = point_sql(*data["point"]) if data["point"] is not None else None
+    return Prepared(values)
+
+
+def present_visits(caller: Caller, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
+    """Visits (their GPS points are whereabouts: reads are audited)."""
+    return [
+        {
+            **base_fields(row),
+            "person_id": str(row["person_id"]),
+            **{k: jsonable(row[k]) for k in VISIT_FIELDS},
+            "photo_sha256": list(row["photo_sha256"] or []),
+            "point": row["point"],
+        }
+        for row in rows
+    ]
+
+
+PLAN_FIELDS = ("cycle", "next_due", "notes")
+
+
+def prepare_plan(caller: Caller, data: dict[str, Any], current: RowMapping | None) -> Prepared:
+    """Column values for a follow-up plan."""
+    values = {k: data[k] for k in PLAN_FIELDS if k in data}
+    if "person_id" in data:
+        reference(caller, Person.__table__, data["person_id"], "person_id")
+        values["person_id"] = data["person_id"]
+    return Prepared(values)
+
+
+def present_plans(caller: Caller, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
+    """Follow-up plans."""
+    return [
+        {
+            **base_fields(row),
+            "person_id": str(row["person_id"]),
+            **{k: jsonable(row[k]) for k in PLAN_FIELDS},
+        }
+        for row in rows
+    ]
+
+
+TASK_RESOURCE = Resource(
+    name="tasks",
+    record_type="task",
+    table=TASKS,
+    schema=TaskIn,
+    prepare=prepare_task,
+    present=present_tasks,
+    location_field="target_id",
+    audit_reads=False,
+    placed=False,
+)
+VISIT_RESOURCE = Resource(
+    name="visits",
+    record_type="visit",
+    table=VISITS,
+    schema=VisitIn,
+    prepare=prepare_visit,
+    present=present_visits,
+    location_field="person_id",
+    located=True,
+)
+PLAN_RESOURCE = Resource(
+    name="follow-up-plans",
+    record_type="follow_up_plan",
+    table=PLANS,
+    schema=FollowUpPlanIn,
+    prepare=prepare_plan,
+    present=present_plans,
+    location_field="person_id",
+)

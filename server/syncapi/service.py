@@ -1,0 +1,266 @@
+"""Push, pull and snapshot use cases over HTTP callers: one transaction each."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from server.auth.principal import Principal
+from server.errors import Forbidden, InvalidInput, PayloadTooLarge
+from server.extensions import db
+from server.hierarchy.models import Grid
+from server.hierarchy.scope import resolve_scope
+from server.privacy.masking import FieldClass
+from server.registry.services import personal
+from server.registry.services.records import Caller
+from server.syncapi.access import authorizer
+from server.syncapi.hooks import build_registry, grids_at_points, refuse_moves_out, replace_moved
+from server.syncapi.present import present_docs
+from server.syncapi.record_types import BY_NAME
+from server.syncapi.translate import Translation, translate
+from sync.access import Device
+from sync.errors import BatchTooLarge, InvalidCursor
+from sync.ops import Op, OpResult, Reason
+from sync.pull import pull
+from sync.push import PushLimits, check_limits, push
+from sync.slices import grid_summaries, snapshot
+from sync.tables import conflicts
+
+SERVER_OWNED_CONTRACT = frozenset(
+    {"version", "grid_id", "scope_path", "created_at", "created_by", "updated_at"}
+    | {"updated_by", "deleted_at", "deleted_by", "id"}
+)
+CONFLICT_NOTICE_DAYS = 30
+CONFLICT_NOTICE_LIMIT = 200
+
+
+@contextmanager
+def _transaction() -> Iterator[sa.Connection]:
+    try:
+        yield db.session.connection()
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def limits() -> PushLimits:
+    """Batch limits from the configuration."""
+    config = current_app.config
+    return PushLimits(
+        max_ops=int(config.get("SYNC_MAX_OPS", 1000)),
+        max_bytes=int(config.get("SYNC_MAX_BATCH_BYTES", 5_000_000)),
+    )
+
+
+def _too_large(error: BatchTooLarge) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        str(error), max_ops=error.max_ops, max_bytes=error.max_bytes, ops=error.ops
+    )
+
+
+def _result_json(result: OpResult, shown: dict[str, Any] | None) -> dict[str, Any]:
+    body = result.to_json()
+    if body["current"] is not None:
+        body["current"] = shown
+    if result.reason is Reason.UNKNOWN_FIELDS:
+        body["field_errors"] = {
+            k: (["Set by the server; clients cannot send it."] if k in SERVER_OWNED_CONTRACT else v)
+            for k, v in body["field_errors"].items()
+        }
+    return body
+
+
+def push_batch(
+    principal: Principal, raw_ops: Sequence[Mapping[str, Any]], app_version: str | None
+) -> dict[str, Any]:
+    """Apply one batch from the caller's device in one transaction; one result per op."""
+    wire = [Op.from_json(o) for o in raw_ops]
+    try:
+        check_limits(wire, limits())
+    except BatchTooLarge as error:
+        raise _too_large(error) from None
+    scope = resolve_scope(principal)
+    caller = Caller(principal, scope)
+    shapes: dict[str, Any] = {}
+    translations = [translate(op, shapes) for op in wire]
+    if not personal.may_see(principal.role, FieldClass.SPECIAL_POPULATION):
+        for t in translations:
+            if t.op.record_type == "person_special_population":
+                t.errors["_op"] = ["Your role may not record special populations."]
+    by_fields = {id(t.op.fields): t for t in translations}
+    device = Device(principal.device_id, principal.user_id, app_version)
+    with _transaction() as conn:
+        points = grids_at_points(conn, (t.op.fields.get("point") for t in translations))
+        registry = build_registry(by_fields, points)
+        refuse_moves_out(conn, translations, scope, points)
+        try:
+            results = push(
+                conn,
+                registry,
+                device,
+                authorizer(principal, scope),
+                [t.op for t in translations],
+                limits=limits(),
+            )
+        except BatchTooLarge as error:
+            raise _too_large(error) from None
+        replace_moved(translations, results)
+        body = _present_results(caller, translations, results)
+    return {"results": body}
+
+
+def _present_results(
+    caller: Caller, translations: Sequence[Translation], results: Sequence[OpResult]
+) -> list[dict[str, Any]]:
+    wanted = [
+        (t.op.record_type, {"id": str(t.op.record_id)})
+        for t, r in zip(translations, results, strict=True)
+        if r.current is not None
+    ]
+    shown = iter(present_docs(caller, wanted))
+    return [
+        _result_json(r, next(shown) if r.current is not None else None)
+        for t, r in zip(translations, results, strict=True)
+    ]
+
+
+def _grid_set(principal: Principal) -> frozenset[uuid.UUID]:
+    """The caller's current grids: a worker's assignments, a dispatcher's subtree, or all."""
+    scope = resolve_scope(principal)
+    if not scope.everything:
+        return scope.grid_ids
+    return frozenset(db.session.scalars(sa.select(Grid.id).where(Grid.retired_at.is_(None))))
+
+
+def _begin_snapshot() -> sa.Connection:
+    """End the guard's transaction and start one REPEATABLE READ snapshot for the pull."""
+    db.session.commit()
+    return db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def _conflict_notices(principal: Principal, now: datetime) -> list[dict[str, Any]]:
+    """Conflicts raised by this device's ops: open ones and those resolved lately."""
+    since = now - timedelta(days=CONFLICT_NOTICE_DAYS)
+    rows = db.session.execute(
+        sa.select(conflicts)
+        .where(
+            conflicts.c.device_id == principal.device_id,
+            sa.or_(conflicts.c.status == "open", conflicts.c.resolved_at >= since),
+        )
+        .order_by(conflicts.c.created_at.desc())
+        .limit(CONFLICT_NOTICE_LIMIT)
+    ).mappings()
+    return [
+        {
+            "id": str(r["id"]),
+            "record_type": r["record_type"],
+            "record_id": str(r["record_id"]),
+            "kind": r["kind"],
+            "field": r["field"],
+            "winner": r["winner"],
+            "status": r["status"],
+            "resolved_how": r["resolved_how"],
+            "resolved_at": r["resolved_at"].isoformat() if r["resolved_at"] else None,
+            "op_id": str(r["op_id"]) if r["op_id"] else None,
+        }
+        for r in rows
+    ]
+
+
+def pull_page(
+    principal: Principal, cursor: str | None, limit: int, app_version: str | None
+) -> dict[str, Any]:
+    """One page of changes in the caller's current grids since `cursor`."""
+    grids = _grid_set(principal)
+    caller = Caller(principal, resolve_scope(principal))
+    registry = build_registry({})
+    device = Device(principal.device_id, principal.user_id, app_version)
+    now = datetime.now(UTC)
+    try:
+        conn = _begin_snapshot()
+        try:
+            page = pull(conn, registry, device, grids, cursor or None, limit, now=now)
+        except InvalidCursor as error:
+            raise InvalidInput({"cursor": [str(error)]}) from None
+        upserts = [(c.record_type, c.record or {}) for c in page.changes if c.kind == "upsert"]
+        shown = iter(present_docs(caller, upserts))
+        changes = []
+        for change in page.changes:
+            record = next(shown) if change.kind == "upsert" else change.record
+            changes.append(
+                {
+                    "record_type": change.record_type,
+                    "record_id": str(change.record_id),
+                    "kind": change.kind,
+                    "grid_id": str(change.grid_id) if change.grid_id else None,
+                    "version": change.version,
+                    "record": _jsonable(record),
+                }
+            )
+        notices = [] if page.has_more else _conflict_notices(principal, now)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return {
+        "changes": changes,
+        "cursor": page.cursor,
+        "has_more": page.has_more,
+        "added_grids": [str(g) for g in page.added_grids],
+        "removed_grids": [str(g) for g in page.removed_grids],
+        "summaries": None
+        if page.summaries is None
+        else [
+            {"grid_id": str(s.grid_id), "count": s.count, "checksum": s.checksum}
+            for s in page.summaries
+        ],
+        "reset_required": page.reset_required,
+        "last_op_id": str(page.last_op_id) if page.last_op_id else None,
+        "conflicts": notices,
+    }
+
+
+def _jsonable(record: Any) -> Any:
+    if record is None:
+        return None
+    return {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in dict(record).items()}
+
+
+def snapshot_page(
+    principal: Principal, grid_id: uuid.UUID, after: str | None, limit: int
+) -> dict[str, Any]:
+    """One keyset page of a grid's live records, for a first download or after a mismatch."""
+    grids = _grid_set(principal)
+    if grid_id not in grids:
+        raise Forbidden("This grid is not in your current grids.")
+    caller = Caller(principal, resolve_scope(principal))
+    registry = build_registry({})
+    if after is not None and (":" not in after or after.partition(":")[0] not in BY_NAME):
+        raise InvalidInput({"after": ["Not a snapshot position from this API."]})
+    try:
+        conn = _begin_snapshot()
+        try:
+            page = snapshot(conn, registry, [grid_id], after, limit)
+        except ValueError:
+            raise InvalidInput({"after": ["Not a snapshot position from this API."]}) from None
+        shown = present_docs(caller, page.records)
+        records = [
+            {"record_type": t, "record_id": str(doc["id"]), "version": doc["version"], "record": s}
+            for (t, doc), s in zip(page.records, shown, strict=True)
+        ]
+        summary = None
+        if page.after is None:
+            (found,) = grid_summaries(conn, registry, [grid_id])
+            summary = {"grid_id": str(grid_id), "count": found.count, "checksum": found.checksum}
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return {"records": records, "after": page.after, "summary": summary}

@@ -1,0 +1,140 @@
+"""The push's fast path: the plain ops of a batch applied set-based, a few statements in all.
+
+Most of a batch is fresh records made on the phone, and edits of records nobody else changed
+since the phone saw them. Such an op needs no merge decision beyond "write the fields that
+differ": a create of an id nobody has, or a patch whose base version is the record's current
+version, of a record no other op of the batch touches. All of them go in together: one write
+context carrying each record's op id and stamps (the tracking triggers read them per row), one
+INSERT … SELECT FROM jsonb_populate_recordset per record type and column set, one UPDATE … FROM
+likewise, all in one savepoint. If any statement fails (a constraint one op breaks, or a
+concurrent batch that took an id first), the savepoint is rolled back and those ops take the
+per-op path instead, where each is answered on its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from sync import records
+from sync.access import Access, Device
+from sync.apply import Applied, PreparedOp, RecordState, new_row, server_changes, write_context
+from sync.merge import ServerState, merge_patch
+from sync.ops import JSON, Flag, OpKind, OpResult, Status
+from sync.registry import Location, Registry
+
+Key = tuple[str, uuid.UUID]
+Group = tuple[str, tuple[str, ...]]
+
+
+@dataclass
+class _Plan:
+    """The statements to run: rows by (record type, column set), and the answers once done."""
+
+    inserts: dict[Group, list[dict[str, JSON]]]
+    updates: dict[Group, list[dict[str, JSON]]]
+    context_rows: dict[str, JSON]
+    answers: dict[uuid.UUID, Applied]
+
+
+def _flags(prepared: PreparedOp, access: Access) -> tuple[Flag, ...]:
+    extra = (Flag.OUT_OF_SCOPE_NOW,) if access is Access.AT_EDIT_TIME else ()
+    return prepared.flags + extra
+
+
+def _plain_patch(prepared: PreparedOp, state: RecordState, device: Device) -> bool:
+    doc = state.doc
+    op = prepared.op
+    if op.kind is not OpKind.PATCH or doc is None or doc.get("deleted_at") is not None:
+        return False
+    base = int(op.base_version or 0)
+    return base == int(doc["version"]) and not server_changes(state.history, base, device.device_id)
+
+
+def _plan(
+    batch: Sequence[PreparedOp],
+    states: Mapping[Key, RecordState],
+    access: Mapping[uuid.UUID, Access],
+    locations: Mapping[uuid.UUID, Location],
+    device: Device,
+    now: datetime,
+) -> _Plan:
+    touches = Counter((p.record_type.name, p.op.record_id) for p in batch)
+    plan = _Plan({}, {}, {}, {})
+    for p in batch:
+        key = (p.record_type.name, p.op.record_id)
+        allowed = access.get(p.op.op_id, Access.NEVER)
+        if touches[key] != 1 or allowed is Access.NEVER:
+            continue
+        state = states[key]
+        flags = _flags(p, allowed)
+        if p.op.kind is OpKind.CREATE and state.doc is None:
+            row = new_row(p, locations.get(p.op.op_id), device, now)
+            plan.inserts.setdefault((p.record_type.name, tuple(sorted(row))), []).append(row)
+            plan.context_rows[str(p.op.record_id)] = write_context(p, device, p.op.fields)
+            result = OpResult(p.op.op_id, Status.APPLIED, version=1, flags=flags)
+            # No other op of the batch touches this record: its field history is not needed.
+            plan.answers[p.op.op_id] = Applied(result, RecordState(row))
+        elif _plain_patch(p, state, device):
+            doc = state.doc
+            assert doc is not None
+            server = ServerState(values=doc, deleted=False, changes={})
+            outcome = merge_patch(server, p.op.fields, p.field_stamps, p.record_type.fields)
+            version = int(doc["version"]) + (1 if outcome.writes else 0)
+            if outcome.writes:
+                row = {
+                    **outcome.writes,
+                    "updated_at": now.isoformat(),
+                    "updated_by": str(device.user_id),
+                    "version": version,
+                }
+                group = (p.record_type.name, tuple(sorted(row)))
+                plan.updates.setdefault(group, []).append({**row, "id": str(p.op.record_id)})
+                plan.context_rows[str(p.op.record_id)] = write_context(
+                    p, device, outcome.writes
+                )
+                doc = {**doc, **row}
+            result = OpResult(p.op.op_id, Status.APPLIED, version=version, flags=flags)
+            plan.answers[p.op.op_id] = Applied(result, RecordState(doc, state.history))
+    return plan
+
+
+def apply_plain(
+    conn: sa.Connection,
+    registry: Registry,
+    batch: Sequence[PreparedOp],
+    states: Mapping[Key, RecordState],
+    access: Mapping[uuid.UUID, Access],
+    locations: Mapping[uuid.UUID, Location],
+    device: Device,
+    now: datetime,
+) -> dict[uuid.UUID, Applied]:
+    """Apply the batch's plain creates and patches together; their results by op id (none if
+    a statement failed, and then nothing of them was written)."""
+    plan = _plan(batch, states, access, locations, device, now)
+    if not plan.answers:
+        return {}
+    types = {t.name: t for t in registry}
+    order = {t.name: n for n, t in enumerate(registry)}
+    context: dict[str, JSON] = {"device_id": str(device.device_id), "rows": plan.context_rows}
+    try:
+        with conn.begin_nested():
+            if plan.context_rows:
+                records.set_write_context(conn, context)
+            # Registry order: a record type's anchors are inserted before it.
+            for group in sorted(plan.inserts, key=lambda g: (order[g[0]], g[1])):
+                rows = plan.inserts[group]
+                done = records.insert_rows(conn, types[group[0]], list(rows))
+                assert len(done) == len(rows)
+            for group in sorted(plan.updates, key=lambda g: (order[g[0]], g[1])):
+                rows = plan.updates[group]
+                done = records.update_rows(conn, types[group[0]], list(rows))
+                assert len(done) == len(rows)
+    except (sa.exc.IntegrityError, sa.exc.DataError):
+        return {}
+    return plan.answers

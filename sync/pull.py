@@ -1,0 +1,241 @@
+"""The pull use case: changes in the device's grids since its cursor, a scope diff, checksums.
+
+Never skips a change: entries are read in (txid, seq) order and the cursor's settled position
+only advances past transactions below the snapshot's xmin, all of which have ended. Entries of
+later transactions that are already visible (the tail) are sent too, and sent again until they
+settle (the phone keeps the higher version), so a transaction that commits late, below entries
+already sent, is delivered by the next pull.
+Run it in one REPEATABLE READ transaction so the feed and the checksums share one snapshot.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from sync.access import Device
+from sync.cursor import Cursor, Position, decode_cursor
+from sync.ops import JSON
+from sync.registry import Registry
+from sync.slices import GridSummary, grid_summaries, load_docs
+from sync.tables import change_log_horizon, device_sync_state
+
+_TOMBSTONE_KEYS = ("id", "version", "grid_id", "deleted_at", "deleted_by")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry for the phone: upsert (with the record), delete (a tombstone) or leave."""
+
+    record_type: str
+    record_id: uuid.UUID
+    kind: str
+    grid_id: uuid.UUID | None
+    version: int
+    record: dict[str, JSON] | None
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """A page of changes and everything the phone needs to check and continue."""
+
+    changes: list[Change]
+    cursor: str
+    has_more: bool
+    added_grids: list[uuid.UUID]
+    removed_grids: list[uuid.UUID]
+    # Present only when the phone, after applying this page, holds this snapshot's whole slice.
+    summaries: list[GridSummary] | None
+    reset_required: bool
+    last_op_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    position: Position
+    record_type: str
+    record_id: uuid.UUID
+    grid_id: uuid.UUID | None
+    version: int
+    kind: str
+
+
+_FEED = """
+SELECT seq, txid::text AS txid, record_type, record_id, grid_id, version, kind
+FROM change_log
+WHERE grid_id = ANY(:grids)
+  AND (txid, seq) > (CAST(:txid AS xid8), :seq)
+  AND {bound}
+ORDER BY txid, seq
+LIMIT :n
+"""
+
+
+def _entries(
+    conn: sa.Connection, grids: list[uuid.UUID], after: Position, horizon: int, below: bool, n: int
+) -> list[_Entry]:
+    if not grids or n <= 0:
+        return []
+    bound = "txid < CAST(:horizon AS xid8)" if below else "txid >= CAST(:horizon AS xid8)"
+    rows = conn.execute(
+        sa.text(_FEED.format(bound=bound)),
+        {
+            "grids": grids,
+            "txid": str(after.txid),
+            "seq": after.seq,
+            "horizon": str(horizon),
+            "n": n,
+        },
+    )
+    return [
+        _Entry(
+            Position(int(r.txid), r.seq), r.record_type, r.record_id, r.grid_id, r.version, r.kind
+        )
+        for r in rows
+    ]
+
+
+def _resolve(
+    conn: sa.Connection, registry: Registry, entries: list[_Entry], grids: frozenset[uuid.UUID]
+) -> list[Change]:
+    """Turn log entries into changes carrying current rows; the last entry per record decides."""
+    last: dict[tuple[str, uuid.UUID], _Entry] = {}
+    for entry in entries:
+        key = (entry.record_type, entry.record_id)
+        last.pop(key, None)  # re-inserting keeps the dict in order of each record's last entry
+        last[key] = entry
+    docs: dict[tuple[str, uuid.UUID], dict[str, JSON]] = {}
+    for record_type in registry:
+        ids = [k[1] for k, e in last.items() if k[0] == record_type.name and e.kind != "leave"]
+        if ids:
+            for record_id, row in load_docs(conn, record_type, ids).items():
+                docs[(record_type.name, record_id)] = row
+    changes: list[Change] = []
+    for key, entry in last.items():
+        if registry.get(entry.record_type) is None:
+            continue
+        if entry.kind == "leave":
+            changes.append(Change(*key, "leave", entry.grid_id, entry.version, None))
+            continue
+        doc = docs.get(key)
+        if doc is None or doc.get("deleted_at") is not None:
+            tomb = {k: doc.get(k) for k in _TOMBSTONE_KEYS} if doc else None
+            version = int(doc["version"]) if doc else entry.version
+            changes.append(Change(*key, "delete", entry.grid_id, version, tomb))
+            continue
+        grid = uuid.UUID(doc["grid_id"]) if doc.get("grid_id") else None
+        if grid not in grids:
+            continue  # it moved out of the slice since; its 'leave' entry follows in the feed
+        changes.append(Change(*key, "upsert", grid, int(doc["version"]), doc))
+    return changes
+
+
+def pull(
+    conn: sa.Connection,
+    registry: Registry,
+    device: Device,
+    grid_ids: Iterable[uuid.UUID],
+    cursor: str | None,
+    limit: int = 500,
+    *,
+    now: datetime | None = None,
+) -> PullResult:
+    """One page of the feed for the device's current grids (looked up by the caller per request)."""
+    now = now or datetime.now(UTC)
+    grids = frozenset(grid_ids)
+    xmin = int(conn.scalar(sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")) or 0)
+    start = Position(xmin, 0)
+    previous = decode_cursor(cursor) if cursor else Cursor(start, start, frozenset())
+    horizon = conn.scalar(sa.select(sa.cast(change_log_horizon.c.txid, sa.Text)))
+    reset = cursor is not None and horizon is not None and previous.position.txid <= int(horizon)
+    removed = sorted(previous.grids - grids)
+    if reset:
+        # Compaction removed entries this phone never saw: it re-snapshots every grid it holds
+        # (keeping its unpushed edits) and continues from here.
+        previous = Cursor(start, start, frozenset())
+    added = sorted(grids - previous.grids)
+    # Added grids come as snapshots; the feed only carries grids the phone already holds.
+    feed_grids = sorted(grids & previous.grids)
+    settled = _entries(conn, feed_grids, previous.position, xmin, True, limit + 1)
+    position = max(previous.position, start)
+    tail_from = max(previous.tail, position)
+    tail: list[_Entry] = []
+    if len(settled) > limit:
+        settled = settled[:limit]
+        position = settled[-1].position
+        has_more = True
+    else:
+        tail = _entries(conn, feed_grids, tail_from, xmin, False, limit - len(settled) + 1)
+        has_more = len(tail) > limit - len(settled)
+        tail = tail[: limit - len(settled)]
+        # Page on through a long tail; once it is drained, the next pull starts the tail again
+        # from the settled position, so a transaction that committed late is sent at once.
+        if not has_more:
+            tail_from = position
+        elif tail:
+            tail_from = tail[-1].position
+    changes = _resolve(conn, registry, settled + tail, grids)
+    last_op_id = _record_pull(conn, device, grids, now)
+    return PullResult(
+        changes=changes,
+        cursor=Cursor(position, max(tail_from, position), grids).encode(),
+        has_more=has_more,
+        added_grids=added,
+        removed_grids=removed,
+        summaries=None if has_more else grid_summaries(conn, registry, grids),
+        reset_required=reset,
+        last_op_id=last_op_id,
+    )
+
+
+def _record_pull(
+    conn: sa.Connection, device: Device, grids: frozenset[uuid.UUID], now: datetime
+) -> uuid.UUID | None:
+    """Note the pull in the device's sync health; return its last acknowledged op id."""
+    state = pg_insert(device_sync_state).values(
+        device_id=device.device_id,
+        last_pull_at=now,
+        last_grid_set=sorted(grids),
+        app_version=device.app_version,
+    )
+    return conn.scalar(
+        state.on_conflict_do_update(
+            index_elements=[device_sync_state.c.device_id],
+            set_={
+                "last_pull_at": state.excluded.last_pull_at,
+                "last_grid_set": state.excluded.last_grid_set,
+                "app_version": sa.func.coalesce(
+                    state.excluded.app_version, device_sync_state.c.app_version
+                ),
+            },
+        ).returning(device_sync_state.c.last_op_id)
+    )
+
+
+def compact_change_log(conn: sa.Connection, before: datetime) -> int:
+    """Delete change-log entries older than `before` and move the reset horizon past them."""
+    deleted = conn.execute(
+        sa.text(
+            # Only settled entries: a horizon above a running transaction could hide its entries.
+            "WITH gone AS (DELETE FROM change_log WHERE at < :before "
+            "AND txid < pg_snapshot_xmin(pg_current_snapshot()) RETURNING txid) "
+            "SELECT (SELECT txid::text FROM gone ORDER BY txid DESC LIMIT 1) AS txid, "
+            "(SELECT count(*) FROM gone) AS n"
+        ),
+        {"before": before},
+    ).one()
+    if deleted.txid is not None:
+        conn.execute(
+            sa.text(
+                "INSERT INTO change_log_horizon (id, txid, at) "
+                "VALUES (1, CAST(:txid AS xid8), :at) ON CONFLICT (id) DO UPDATE "
+                "SET txid = greatest(change_log_horizon.txid, excluded.txid), at = excluded.at"
+            ),
+            {"txid": deleted.txid, "at": before},
+        )
+    return int(deleted.n)

@@ -1,0 +1,359 @@
+"""The push use case: apply a device's batch of ops exactly once, in the caller's transaction.
+
+The batch is one transaction (the caller commits); each op runs in its own savepoint and its
+receipt is written in the same transaction, so after a crash either the whole batch and its
+receipts exist or none do, and the phone's retry replays stored results.
+Run at READ COMMITTED (the default): a second push from the same device waits on the device's
+advisory lock and must then see the first push's receipts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from sync import bulk, hlc, records
+from sync.access import Access, AccessCheck, AuthorizeFn, Device
+from sync.apply import Applied, PreparedOp, RecordState, apply_op
+from sync.errors import BatchTooLarge
+from sync.ops import Flag, Op, OpKind, OpResult, Reason, Status, canonical_bytes, payload_hash
+from sync.registry import Location, Registry
+from sync.tables import device_sync_state, op_receipts, rejected_ops
+
+MAX_FAILURES_KEPT = 20
+
+
+@dataclass(frozen=True)
+class PushLimits:
+    """Batch limits, checked before anything is applied, and the allowed clock skew."""
+
+    max_ops: int = 1000
+    max_bytes: int = 5_000_000
+    max_clock_skew_ms: int = 5 * 60 * 1000
+
+
+def check_limits(ops: Sequence[Op], limits: PushLimits) -> None:
+    """Raise BatchTooLarge when the batch exceeds the limits."""
+    size = sum(len(canonical_bytes(op)) for op in ops)
+    if len(ops) > limits.max_ops or size > limits.max_bytes:
+        raise BatchTooLarge(len(ops), size, limits.max_ops, limits.max_bytes)
+
+
+def _rejected(op: Op, reason: Reason, errors: Mapping[str, list[str]] | None = None) -> OpResult:
+    return OpResult(op.op_id, Status.REJECTED, reason=reason, field_errors=dict(errors or {}))
+
+
+def _prepare(op: Op, registry: Registry, now_ms: int, limits: PushLimits) -> PreparedOp | OpResult:
+    """Checks that need no record: type, fields, stamps, base version; clamp stamps."""
+    record_type = registry.get(op.record_type)
+    if record_type is None:
+        return _rejected(op, Reason.UNKNOWN_RECORD_TYPE)
+    unknown = sorted(set(op.fields) - set(record_type.fields))
+    if unknown:
+        return _rejected(op, Reason.UNKNOWN_FIELDS, {n: ["unknown field"] for n in unknown})
+    if op.kind in (OpKind.PATCH, OpKind.DELETE) and op.base_version is None:
+        return _rejected(op, Reason.INVALID_FIELDS, {"base_version": ["required"]})
+    if record_type.validate is not None and op.kind in (OpKind.CREATE, OpKind.PATCH):
+        errors = record_type.validate(op.fields)
+        if errors:
+            return _rejected(op, Reason.INVALID_FIELDS, errors)
+    try:
+        op_stamp, clamped = hlc.clamp(hlc.decode(op.stamp), now_ms, limits.max_clock_skew_ms)
+        field_stamps: dict[str, str] = {}
+        for name in op.fields:
+            stamp, field_clamped = hlc.clamp(
+                hlc.decode(op.field_stamp(name)), now_ms, limits.max_clock_skew_ms
+            )
+            field_stamps[name] = stamp.encode()
+            clamped = clamped or field_clamped
+    except hlc.InvalidStamp as bad:
+        return _rejected(op, Reason.INVALID_STAMP, {"stamp": [f"not an HLC stamp: {bad}"]})
+    return PreparedOp(
+        op=op,
+        record_type=record_type,
+        stamp=op_stamp.encode(),
+        field_stamps=field_stamps,
+        edited_at=datetime.fromtimestamp(op_stamp.wall_ms / 1000, UTC),
+        flags=(Flag.CLOCK_CLAMPED,) if clamped else (),
+    )
+
+
+def _stored_receipts(
+    conn: sa.Connection, device_id: uuid.UUID, op_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, OpResult]]:
+    rows = conn.execute(
+        sa.select(op_receipts.c.op_id, op_receipts.c.payload_hash, op_receipts.c.result).where(
+            op_receipts.c.device_id == device_id, op_receipts.c.op_id.in_(set(op_ids))
+        )
+    )
+    return {r.op_id: (r.payload_hash, OpResult.from_json(r.result)) for r in rows}
+
+
+def _lock_states(
+    conn: sa.Connection, registry: Registry, batch: Sequence[PreparedOp]
+) -> dict[tuple[str, uuid.UUID], RecordState]:
+    """Lock every touched row up front in (record type, id) order, so batches never deadlock."""
+    states: dict[tuple[str, uuid.UUID], RecordState] = {}
+    for record_type in registry:
+        ids = {p.op.record_id for p in batch if p.record_type.name == record_type.name}
+        if not ids:
+            continue
+        found = records.lock_rows(conn, record_type, ids)
+        for record_id in ids:
+            states[(record_type.name, record_id)] = RecordState(found.get(record_id))
+    min_bases: dict[tuple[str, uuid.UUID], int] = {}
+    for p in batch:
+        key = (p.record_type.name, p.op.record_id)
+        if states[key].doc is not None:
+            base = 0 if p.op.kind is OpKind.CREATE else int(p.op.base_version or 0)
+            min_bases[key] = min(base, min_bases.get(key, base))
+    for key, history in records.load_history(conn, min_bases).items():
+        states[key].history = history
+    return states
+
+
+def _authorize(
+    conn: sa.Connection,
+    batch: Sequence[PreparedOp],
+    states: Mapping[tuple[str, uuid.UUID], RecordState],
+    user_scope_fn: AuthorizeFn,
+) -> tuple[dict[uuid.UUID, Access], dict[uuid.UUID, Location]]:
+    """Locate new records and ask the callback once for the whole batch."""
+    locations: dict[uuid.UUID, Location] = {}
+    checks: list[AccessCheck] = []
+    for p in batch:
+        doc = states[(p.record_type.name, p.op.record_id)].doc
+        if doc is None and p.op.kind is OpKind.CREATE:
+            locate = p.record_type.locate
+            location = locate(conn, p.op.fields) if locate else Location(None)
+            locations[p.op.op_id] = location
+            grid, path = location.grid_id, tuple(location.scope_path)
+        else:
+            doc = doc or {}
+            grid = uuid.UUID(doc["grid_id"]) if doc.get("grid_id") else None
+            path = tuple(uuid.UUID(x) for x in doc.get("scope_path") or ())
+        checks.append(
+            AccessCheck(
+                p.op.op_id,
+                p.record_type.name,
+                p.op.record_id,
+                grid,
+                path,
+                p.edited_at,
+                creating=p.op.op_id in locations,
+            )
+        )
+    decisions = user_scope_fn(checks) if checks else {}
+    return {c.op_id: decisions.get(c.op_id, Access.NEVER) for c in checks}, locations
+
+
+def _apply_one(
+    conn: sa.Connection,
+    prepared: PreparedOp,
+    state: RecordState,
+    access: Access,
+    location: Location | None,
+    device: Device,
+    now: datetime,
+    user_scope_fn: AuthorizeFn,
+) -> Applied:
+    """Apply one op in its own savepoint; a create that lost a race for its id becomes a merge."""
+    op = prepared.op
+    if access is Access.NEVER:
+        return Applied(_rejected(op, Reason.OUT_OF_SCOPE), state)
+    try:
+        with conn.begin_nested():
+            return apply_op(conn, prepared, state, access, location, device, now)
+    except sa.exc.IntegrityError:
+        if op.kind is not OpKind.CREATE or state.doc is not None:
+            raise
+    # Another batch inserted this id after our locked read (it waited on the unique index for
+    # that batch to commit): lock the row now and merge against it like any existing record.
+    key = (prepared.record_type.name, op.record_id)
+    found = records.lock_rows(conn, prepared.record_type, [op.record_id])
+    history = records.load_history(conn, {key: 0}) if found else {}
+    state = RecordState(found.get(op.record_id), history.get(key, []))
+    access = _authorize(conn, [prepared], {key: state}, user_scope_fn)[0][op.op_id]
+    if access is Access.NEVER:
+        return Applied(_rejected(op, Reason.OUT_OF_SCOPE), state)
+    with conn.begin_nested():
+        return apply_op(conn, prepared, state, access, None, device, now)
+
+
+def push(
+    conn: sa.Connection,
+    registry: Registry,
+    device: Device,
+    user_scope_fn: AuthorizeFn,
+    ops: Sequence[Op],
+    *,
+    limits: PushLimits | None = None,
+    now: datetime | None = None,
+) -> list[OpResult]:
+    """Apply a batch of ops from one device; return one result per op, in order."""
+    limits = limits or PushLimits()
+    check_limits(ops, limits)
+    now = now or datetime.now(UTC)
+    now_ms = int(now.timestamp() * 1000)
+    # Two pushes from one device (a retry racing the original) run one after the other.
+    conn.execute(
+        sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(str(device.device_id), 0)))
+    )
+    hashes = [payload_hash(op) for op in ops]
+    stored = _stored_receipts(conn, device.device_id, [op.op_id for op in ops])
+    results: list[OpResult | None] = [None] * len(ops)
+    first_index: dict[uuid.UUID, int] = {}
+    rejects: list[tuple[Op, OpResult]] = []
+    batch: list[tuple[int, PreparedOp]] = []
+    for i, op in enumerate(ops):
+        earlier = stored.get(op.op_id)
+        if earlier is not None or op.op_id in first_index:
+            same = (earlier[0] if earlier else hashes[first_index[op.op_id]]) == hashes[i]
+            if not same:
+                refused = _rejected(op, Reason.OP_ID_REUSED)
+                results[i] = refused
+                rejects.append((op, refused))
+            elif earlier is not None:
+                results[i] = earlier[1]  # a replay: the stored answer, nothing applied
+            continue  # an in-batch repeat is answered once the first copy has run
+        first_index[op.op_id] = i
+        prepared = _prepare(op, registry, now_ms, limits)
+        if isinstance(prepared, OpResult):
+            results[i] = prepared
+        else:
+            batch.append((i, prepared))
+
+    states = _lock_states(conn, registry, [p for _, p in batch])
+    access, locations = _authorize(conn, [p for _, p in batch], states, user_scope_fn)
+    fast = bulk.apply_plain(
+        conn, registry, [p for _, p in batch], states, access, locations, device, now
+    )
+    for i, prepared in batch:
+        op = prepared.op
+        key = (prepared.record_type.name, op.record_id)
+        done = fast.get(op.op_id)
+        if done is not None:
+            states[key] = done.state
+            results[i] = done.result
+            continue
+        try:
+            applied = _apply_one(
+                conn,
+                prepared,
+                states[key],
+                access[op.op_id],
+                locations.get(op.op_id),
+                device,
+                now,
+                user_scope_fn,
+            )
+        except (sa.exc.IntegrityError, sa.exc.DataError, ValueError) as failure:
+            # A poison op must not sink the batch: its savepoint is gone, the op is answered.
+            # Transient failures (deadlock, lost connection) are not caught: the batch fails
+            # whole and the phone's retry runs it again.
+            message = str(getattr(failure, "orig", failure)).splitlines()[0]
+            results[i] = _rejected(op, Reason.APPLY_FAILED, {"_op": [message]})
+            continue
+        states[key] = applied.state
+        results[i] = applied.result
+
+    for i, op in enumerate(ops):
+        if results[i] is None:  # an in-batch repeat of an op id with the same payload
+            first = results[first_index[op.op_id]]
+            assert first is not None
+            results[i] = OpResult(op.op_id, Status.DUPLICATE, version=first.version)
+    final = [r for r in results if r is not None]
+    _finish(conn, device, ops, hashes, final, first_index, rejects, now)
+    return final
+
+
+def _finish(
+    conn: sa.Connection,
+    device: Device,
+    ops: Sequence[Op],
+    hashes: Sequence[str],
+    results: Sequence[OpResult],
+    first_index: Mapping[uuid.UUID, int],
+    rejects: list[tuple[Op, OpResult]],
+    now: datetime,
+) -> None:
+    """Store receipts, keep rejected payloads, record device health: a few set-based writes."""
+    records.set_write_context(conn, None)
+    fresh = sorted(first_index.values())
+    if fresh:
+        conn.execute(
+            sa.insert(op_receipts),
+            [
+                {
+                    "device_id": device.device_id,
+                    "op_id": ops[i].op_id,
+                    "payload_hash": hashes[i],
+                    "result": results[i].to_json(),
+                    "flags": [f.value for f in results[i].flags],
+                    "at": now,
+                }
+                for i in fresh
+            ],
+        )
+    rejects = rejects + [
+        (ops[i], results[i]) for i in fresh if results[i].status is Status.REJECTED
+    ]
+    if rejects:
+        conn.execute(
+            sa.insert(rejected_ops),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "device_id": device.device_id,
+                    "user_id": device.user_id,
+                    "op_id": op.op_id,
+                    "record_type": op.record_type,
+                    "record_id": op.record_id,
+                    "reason": result.reason.value if result.reason else "rejected",
+                    "field_errors": {k: list(v) for k, v in result.field_errors.items()},
+                    "payload": op.to_json(),
+                    "at": now,
+                }
+                for op, result in rejects
+            ],
+        )
+    failures = [
+        {
+            "stage": "push",
+            "op_id": str(op.op_id),
+            "reason": r.reason,
+            "at": now.isoformat(),
+            "app_version": device.app_version,
+        }
+        for op, r in rejects
+    ][-MAX_FAILURES_KEPT:]
+    state = pg_insert(device_sync_state).values(
+        device_id=device.device_id,
+        last_push_at=now,
+        last_op_id=ops[-1].op_id if ops else None,
+        app_version=device.app_version,
+        failures=failures,
+    )
+    # Newest failures first, only the last few kept: health, not an archive.
+    kept = sa.func.jsonb_path_query_array(
+        state.excluded.failures.op("||")(device_sync_state.c.failures),
+        sa.literal_column(f"'$[0 to {MAX_FAILURES_KEPT - 1}]'::jsonpath"),
+    )
+    conn.execute(
+        state.on_conflict_do_update(
+            index_elements=[device_sync_state.c.device_id],
+            set_={
+                "last_push_at": state.excluded.last_push_at,
+                "last_op_id": sa.func.coalesce(
+                    state.excluded.last_op_id, device_sync_state.c.last_op_id
+                ),
+                "app_version": state.excluded.app_version,
+                "failures": kept,
+            },
+        )
+    )

@@ -1,0 +1,90 @@
+"""The registry of synced record types: `server` declares them, the engine stays generic."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from sync.merge import Policy
+from sync.ops import JSON
+
+# Columns every synced table has; only the engine writes them.
+CONTRACT_COLUMNS = frozenset(
+    {
+        "id",
+        "version",
+        "grid_id",
+        "scope_path",
+        "created_at",
+        "created_by",
+        "updated_at",
+        "updated_by",
+        "deleted_at",
+        "deleted_by",
+    }
+)
+
+
+class CommandRefused(Exception):
+    """A command handler refuses the command; `field_errors` say why."""
+
+    def __init__(self, field_errors: Mapping[str, list[str]]) -> None:
+        super().__init__("command refused")
+        self.field_errors = dict(field_errors)
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a new record lies: its grid and the grid's ancestor path."""
+
+    grid_id: uuid.UUID | None
+    scope_path: Sequence[uuid.UUID] = ()
+
+
+# (connection, the new record's fields) -> where it lies (point-in-polygon, or its anchor's grid).
+LocateFn = Callable[[sa.Connection, Mapping[str, JSON]], Location]
+# (fields) -> {field: [messages]}; empty when valid.
+ValidateFn = Callable[[Mapping[str, JSON]], Mapping[str, list[str]]]
+# (current record, args) -> fields to write; raises CommandRefused.
+CommandFn = Callable[[Mapping[str, JSON], Mapping[str, JSON]], Mapping[str, JSON]]
+
+
+@dataclass(frozen=True)
+class RecordType:
+    """One synced table: its merge fields with their policies, and optional hooks."""
+
+    name: str
+    table: sa.Table
+    fields: Mapping[str, Policy]
+    locate: LocateFn | None = None
+    validate: ValidateFn | None = None
+    commands: Mapping[str, CommandFn] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        columns = set(self.table.c.keys())
+        missing = (CONTRACT_COLUMNS - {"scope_path"}) - columns
+        if missing:
+            raise ValueError(f"{self.table.name} lacks sync columns: {sorted(missing)}")
+        unknown = set(self.fields) - columns
+        if unknown or set(self.fields) & CONTRACT_COLUMNS:
+            raise ValueError(f"{self.name}: fields must be plain columns: {sorted(self.fields)}")
+
+
+class Registry:
+    """Record types by name."""
+
+    def __init__(self, record_types: Sequence[RecordType]) -> None:
+        self._types = {t.name: t for t in record_types}
+        if len(self._types) != len(record_types):
+            raise ValueError("duplicate record type names")
+
+    def get(self, name: str) -> RecordType | None:
+        """The record type called `name`, or None."""
+        return self._types.get(name)
+
+    def __iter__(self) -> Iterator[RecordType]:
+        """Record types in name order (the fixed order rows are locked in)."""
+        return iter(sorted(self._types.values(), key=lambda t: t.name))

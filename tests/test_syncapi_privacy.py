@@ -1,0 +1,147 @@
+"""Personal identifiers pushed by phones are sealed: no plaintext in any table, masked on pull."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from server.extensions import db
+from tests.factories import auth_headers, citizen_id, make_registry_world
+from tests.test_syncapi_push_pull import address_op, pull, push, stamp
+
+PHONE = "13912345678"
+
+
+def person_op(address_id: str, number: str, **fields: Any) -> dict[str, Any]:
+    """A create op for a person living at an address."""
+    return {
+        "op_id": str(uuid.uuid4()),
+        "record_type": "person",
+        "record_id": str(uuid.uuid4()),
+        "kind": "create",
+        "stamp": stamp(),
+        "fields": {
+            "id_type": "111",
+            "id_number": number,
+            "name": "张三",
+            "sex": "1",
+            "population_type": "01",
+            "phone": PHONE,
+            "address_id": address_id,
+            **fields,
+        },
+    }
+
+
+def _tables_holding(needle: str) -> list[str]:
+    columns = db.session.execute(
+        text(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND data_type IN "
+            "('text', 'character varying', 'jsonb', 'json', 'ARRAY', 'bytea')"
+        )
+    ).all()
+    found = []
+    for table, column, data_type in columns:
+        if data_type == "bytea":
+            where = f"position(convert_to(:n, 'UTF8') IN \"{column}\") > 0"
+        else:
+            where = f"\"{column}\"::text LIKE '%' || :n || '%'"
+        hit = db.session.scalar(
+            text(f'SELECT count(*) FROM "{table}" WHERE {where}'),
+            {"n": needle},
+        )
+        if hit:
+            found.append(f"{table}.{column}")
+    return found
+
+
+def test_pushed_id_number_is_stored_in_no_table_in_clear(client: FlaskClient) -> None:
+    world = make_registry_world()
+    number = citizen_id(seq=11)
+    bad_number = number[:-1] + ("0" if number[-1] != "0" else "1")
+    address = address_op()
+    person = person_op(address["record_id"], number)
+    rejected = person_op(address["record_id"], bad_number)
+    unknown = {**person_op(address["record_id"], number), "record_type": "citizen"}
+    results = push(client, world.headers["worker_a"], address, person, rejected, unknown)
+    assert [r["status"] for r in results] == ["applied", "applied", "rejected", "rejected"]
+    assert results[2]["field_errors"] == {
+        "id_number": ["The check character of the citizen ID number is wrong."]
+    }
+    # A conflict on the number stores both sides: sealed too.
+    other = dict(person, op_id=str(uuid.uuid4()), kind="patch", base_version=0)
+    other["fields"] = {"id_number": citizen_id(seq=13)}
+    (clash,) = push(client, world.headers["dispatcher_a"], other)
+    assert clash["status"] == "conflict"
+    assert db.session.scalar(text("SELECT count(*) FROM conflicts")) == 2  # the enc and the hash
+    grid = db.session.scalar(text("SELECT grid_id FROM persons"))
+    assert grid == world.grid_a.id
+    assert "persons.name" in _tables_holding("张三")  # the scan does find what is there
+    for needle in (number, bad_number, PHONE):
+        assert _tables_holding(needle) == [], needle
+
+
+def test_pulled_person_is_masked_like_the_web_api(client: FlaskClient) -> None:
+    world = make_registry_world()
+    number = citizen_id(seq=15)
+    address = address_op()
+    person = person_op(address["record_id"], number)
+    push(client, world.headers["worker_a"], address, person)
+    snap = client.get(
+        f"/api/v1/sync/snapshot?grid_id={world.grid_a.id}", headers=world.headers["worker_a"]
+    ).get_json()
+    (record,) = [r["record"] for r in snap["records"] if r["record_type"] == "person"]
+    assert record["id_number"] == number[:6] + "********" + number[-4:]
+    assert record["phone"] == "139****5678"
+    assert "id_number_enc" not in record
+    web = client.get(f"/api/v1/persons/{person['record_id']}", headers=world.headers["worker_a"])
+    assert web.get_json()["id_number"] == record["id_number"]
+    assert pull(client, world.headers["worker_a"])["added_grids"] == [str(world.grid_a.id)]
+
+
+def test_inbox_shows_conflicting_id_numbers_masked_and_edit_reseals(client: FlaskClient) -> None:
+    world = make_registry_world()
+    address = address_op()
+    person = person_op(address["record_id"], citizen_id(seq=17))
+    push(client, world.headers["worker_a"], address, person)
+    clash = dict(person, op_id=str(uuid.uuid4()), kind="patch", base_version=0)
+    theirs = citizen_id(seq=19)
+    clash["fields"] = {"id_number": theirs}
+    (result,) = push(client, auth_headers(world.users["worker_a"], "phone-2"), clash)
+    assert result["status"] == "conflict"
+    (item,) = client.get("/api/v1/conflicts", headers=world.headers["dispatcher_a"]).get_json()[
+        "items"
+    ]
+    assert item["field"] == "id_number"
+    assert item["client_value"] == theirs[:6] + "********" + theirs[-4:]
+    fixed = citizen_id(seq=21)
+    response = client.post(
+        f"/api/v1/conflicts/{item['id']}/resolve",
+        json={"action": "edit", "value": fixed},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert response.status_code == 200
+    found = client.get(
+        f"/api/v1/persons?id_number={fixed}", headers=world.headers["dispatcher_a"]
+    ).get_json()
+    assert [p["id"] for p in found["items"]] == [person["record_id"]]
+    assert _tables_holding(fixed) == []
+    assert (
+        client.get("/api/v1/conflicts", headers=world.headers["dispatcher_a"]).get_json()["items"]
+        == []
+    )
+
+
+def test_replayed_person_batch_is_recognised_as_the_same_ops(client: FlaskClient) -> None:
+    world = make_registry_world()
+    address = address_op()
+    batch = [address, person_op(address["record_id"], citizen_id(seq=23))]
+    first = push(client, world.headers["worker_a"], *batch)
+    again = push(client, world.headers["worker_a"], *batch)
+    assert again == first
+    assert [r["status"] for r in again] == ["applied", "applied"]
+    assert db.session.scalar(text("SELECT version FROM persons")) == 1
