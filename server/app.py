@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 
 from server.config import load_config
 from server.errors import register_error_handlers
@@ -27,12 +27,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _import_models()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
+    app.before_request(_forget_previous_caller)
     configure_logging(app)
     register_error_handlers(app)
     install_text_guard(app)
     _register_blueprints(app)
     _register_cli(app)
     return app
+
+
+def _forget_previous_caller() -> None:
+    """Start every request with no caller: under an outer app context (tests, CLI) `g` is
+    shared between requests, and a view must never see the previous request's principal."""
+    g.pop("principal", None)
 
 
 def _import_models() -> None:

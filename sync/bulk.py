@@ -95,9 +95,7 @@ def _plan(
                 }
                 group = (p.record_type.name, tuple(sorted(row)))
                 plan.updates.setdefault(group, []).append({**row, "id": str(p.op.record_id)})
-                plan.context_rows[str(p.op.record_id)] = write_context(
-                    p, device, outcome.writes
-                )
+                plan.context_rows[str(p.op.record_id)] = write_context(p, device, outcome.writes)
                 doc = {**doc, **row}
             result = OpResult(p.op.op_id, Status.APPLIED, version=version, flags=flags)
             plan.answers[p.op.op_id] = Applied(result, RecordState(doc, state.history))

@@ -1,8 +1,10 @@
 """The push use case: apply a device's batch of ops exactly once, in the caller's transaction.
 
-The batch is one transaction (the caller commits); each op runs in its own savepoint and its
-receipt is written in the same transaction, so after a crash either the whole batch and its
-receipts exist or none do, and the phone's retry replays stored results.
+The batch is one transaction (the caller commits); plain creates and patches are applied together
+in one savepoint (`sync.bulk`, falling back to the per-op path if any of its statements fails),
+every other op in its own savepoint, and the receipts are written in the same transaction, so
+after a crash either the whole batch and its receipts exist or none do, and the phone's retry
+replays stored results.
 Run at READ COMMITTED (the default): a second push from the same device waits on the device's
 advisory lock and must then see the first push's receipts.
 """
@@ -14,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -26,6 +29,15 @@ from sync.registry import Location, Registry
 from sync.tables import device_sync_state, op_receipts, rejected_ops
 
 MAX_FAILURES_KEPT = 20
+_INSERT_RECEIPTS = sa.text(
+    """
+    INSERT INTO op_receipts (device_id, op_id, payload_hash, result, flags, at)
+    SELECT :device_id, r.op_id, r.payload_hash, r.result, r.flags, :at
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+         AS r(op_id uuid, payload_hash text, result jsonb, flags text[])
+    ORDER BY r.op_id
+    """
+)
 
 
 @dataclass(frozen=True)
@@ -64,13 +76,17 @@ def _prepare(op: Op, registry: Registry, now_ms: int, limits: PushLimits) -> Pre
             return _rejected(op, Reason.INVALID_FIELDS, errors)
     try:
         op_stamp, clamped = hlc.clamp(hlc.decode(op.stamp), now_ms, limits.max_clock_skew_ms)
+        # Most fields carry the op's own stamp: decode and clamp each distinct stamp once.
+        seen: dict[str, tuple[str, bool]] = {op.stamp: (op_stamp.encode(), clamped)}
         field_stamps: dict[str, str] = {}
         for name in op.fields:
-            stamp, field_clamped = hlc.clamp(
-                hlc.decode(op.field_stamp(name)), now_ms, limits.max_clock_skew_ms
-            )
-            field_stamps[name] = stamp.encode()
-            clamped = clamped or field_clamped
+            raw = op.field_stamp(name)
+            known = seen.get(raw)
+            if known is None:
+                stamp, field_clamped = hlc.clamp(hlc.decode(raw), now_ms, limits.max_clock_skew_ms)
+                known = seen[raw] = (stamp.encode(), field_clamped)
+            field_stamps[name] = known[0]
+            clamped = clamped or known[1]
     except hlc.InvalidStamp as bad:
         return _rejected(op, Reason.INVALID_STAMP, {"stamp": [f"not an HLC stamp: {bad}"]})
     return PreparedOp(
@@ -286,19 +302,24 @@ def _finish(
     records.set_write_context(conn, None)
     fresh = sorted(first_index.values())
     if fresh:
+        # One statement for all receipts (an executemany is a round trip per row).
         conn.execute(
-            sa.insert(op_receipts),
-            [
-                {
-                    "device_id": device.device_id,
-                    "op_id": ops[i].op_id,
-                    "payload_hash": hashes[i],
-                    "result": results[i].to_json(),
-                    "flags": [f.value for f in results[i].flags],
-                    "at": now,
-                }
-                for i in fresh
-            ],
+            _INSERT_RECEIPTS,
+            {
+                "device_id": device.device_id,
+                "at": now,
+                "rows": orjson.dumps(
+                    [
+                        {
+                            "op_id": ops[i].op_id,
+                            "payload_hash": hashes[i],
+                            "result": results[i].to_json(),
+                            "flags": [f.value for f in results[i].flags],
+                        }
+                        for i in fresh
+                    ]
+                ).decode(),
+            },
         )
     rejects = rejects + [
         (ops[i], results[i]) for i in fresh if results[i].status is Status.REJECTED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +17,15 @@ from sqlalchemy.engine import URL, Engine, make_url
 from server import create_app
 from server.extensions import db
 from server.registry.codes import load_code_tables
+from tests import log_scan
 from tests.openapi_contract import ContractClient, load_contract
 
 ROOT = Path(__file__).resolve().parents[1]
 # Reference data loaded by migrations survives the per-test cleanup.
 KEEP_TABLES = {"alembic_version", "spatial_ref_sys"}
 KEEP_TABLE_PREFIXES = ("code_",)
+_LOG_PATH = pytest.StashKey[Path]()
+_LOG_HANDLER = pytest.StashKey[logging.Handler]()
 
 
 def _test_urls() -> tuple[URL, URL, URL]:
@@ -131,3 +135,36 @@ def client(app: Flask) -> FlaskClient:
     `client.raw` is unvalidated, only for requests that deliberately send garbage.
     """
     return ContractClient(app, app.response_class, contract=load_contract())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep every log line of the run in one file, to be scanned when the session ends."""
+    path = Path(os.environ.get("GRIDWORK_TEST_LOG") or ROOT / "var" / "test-run.log")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    config.stash[_LOG_PATH] = path
+    config.stash[_LOG_HANDLER] = log_scan.attach(path)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when its logs hold a citizen ID number or a mobile number."""
+    config = session.config
+    if _LOG_HANDLER not in config.stash:
+        return
+    handler = config.stash[_LOG_HANDLER]
+    handler.flush()
+    logging.getLogger().removeHandler(handler)
+    handler.close()
+    path = config.stash[_LOG_PATH]
+    text = path.read_text(encoding="utf-8")
+    found = log_scan.personal_numbers(text)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        lines = len(text.splitlines())
+        reporter.write_line(f"log scan: {lines} log lines in {path}, {len(found)} personal numbers")
+    if found:
+        if reporter is not None:
+            for number, kind in found[:20]:
+                reporter.write_line(f"log scan: a {kind} on line {number} of {path}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

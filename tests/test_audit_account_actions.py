@@ -148,7 +148,7 @@ def test_no_audit_row_holds_a_password_or_a_token(client: FlaskClient) -> None:
     pair = _login(client, user.username).get_json()
     client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})
     client.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {pair['access_token']}"})
-    admin, headers = _admin()
+    _, headers = _admin()
     created = client.post(
         USERS,
         json={
@@ -161,7 +161,8 @@ def test_no_audit_row_holds_a_password_or_a_token(client: FlaskClient) -> None:
     )
     assert created.status_code == 201
     text = _all_rows_as_text()
-    assert len(db.session.scalars(select(AuditEntry)).all()) >= 5
+    actions = {e.action for e in db.session.scalars(select(AuditEntry))}
+    assert actions == {"login", "logout", "create"}
     for secret in (DEFAULT_PASSWORD, WRONG, NEW_PASSWORD, pair["access_token"]):
         assert secret not in text
     assert pair["refresh_token"] not in text
@@ -262,7 +263,6 @@ def test_grid_creation_is_audited(client: FlaskClient) -> None:
     grid = db.session.scalars(select(Grid)).one()
     entry = _only("create", "grid")
     assert (entry.actor_id, entry.record_ids, entry.result) == (admin.id, [grid.id], "ok")
-    assert entry.detail == {"code": grid.code}
 
 
 def test_grid_redraw_is_audited_with_the_new_version(client: FlaskClient) -> None:
@@ -304,10 +304,10 @@ def test_grid_assignment_start_and_end_are_audited(client: FlaskClient) -> None:
     assignment_id = uuid.UUID(opened.get_json()["id"])
     ended = client.post(f"/api/v1/grid-assignments/{assignment_id}/end", headers=headers)
     assert ended.status_code == 200
-    start = _only("start", "grid_assignments")
+    start = _only("start", "grid_assignment")
     assert (start.actor_id, start.record_ids) == (admin.id, [assignment_id])
     assert start.detail == {"user_id": str(worker.id), "grid_id": str(grid.id)}
-    end = _only("end", "grid_assignments")
+    end = _only("end", "grid_assignment")
     assert (end.actor_id, end.record_ids, end.result) == (admin.id, [assignment_id], "ok")
 
 
@@ -324,7 +324,7 @@ def test_org_assignment_start_and_end_are_audited(client: FlaskClient) -> None:
     assignment_id = uuid.UUID(opened.get_json()["id"])
     ended = client.post(f"/api/v1/org-assignments/{assignment_id}/end", headers=headers)
     assert ended.status_code == 200
-    start = _only("start", "org_assignments")
+    start = _only("start", "org_assignment")
     assert (start.actor_id, start.record_ids) == (admin.id, [assignment_id])
     assert start.detail == {"user_id": str(dispatcher.id), "org_unit_id": str(tree.town.id)}
-    assert _only("end", "org_assignments").record_ids == [assignment_id]
+    assert _only("end", "org_assignment").record_ids == [assignment_id]

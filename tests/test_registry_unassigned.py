@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from tests.factories import (
     make_registry_world,
     square_wkt,
 )
+from tests.test_syncapi_push_pull import push, stamp
 
 
 @pytest.fixture
@@ -98,3 +100,27 @@ def test_a_community_without_a_boundary_is_the_union_of_its_current_grids(
     make_grid(world.tree.community, square_wkt(108.94, 34.24))
     assert _unassigned_ids(client, world.headers["dispatcher_a"], "addresses") == [record["id"]]
     assert _unassigned_ids(client, world.headers["dispatcher_b"], "addresses") == []
+
+
+def _patch_op(record_id: str) -> dict[str, Any]:
+    return {
+        "op_id": str(uuid.uuid4()),
+        "record_type": "address",
+        "record_id": record_id,
+        "kind": "patch",
+        "stamp": stamp(),
+        "base_version": 1,
+        "fields": {"courtyard": "东院"},
+    }
+
+
+def test_sync_push_edits_an_unassigned_record_only_from_the_dispatchers_own_subtree(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    _give_community_a_boundary_around_no_grid(world)
+    record = create_record(client, world.headers["admin"], "addresses", IN_NO_GRID)
+    (theirs,) = push(client, world.headers["dispatcher_b"], _patch_op(record["id"]))
+    assert theirs["status"] == "rejected"
+    assert "current" not in theirs or theirs["current"] is None
+    (mine,) = push(client, world.headers["dispatcher_a"], _patch_op(record["id"]))
+    assert mine["status"] == "applied"

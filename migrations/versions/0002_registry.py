@@ -376,7 +376,10 @@ def upgrade():
         sa.Column("staff_count", sa.Integer(), nullable=True),
         sa.Column("is_key_unit", sa.Boolean(), nullable=False),
         sa.Column("security_officer", sa.String(length=50), nullable=True),
-        sa.Column("security_officer_phone", sa.String(length=20), nullable=True),
+        # A natural person's mobile: sealed like persons.phone (the unit's own `phone` is its
+        # public switchboard number and stays plain; it is still masked per role on the way out).
+        sa.Column("security_officer_phone_enc", sa.LargeBinary(), nullable=True),
+        sa.Column("security_officer_phone_hash", sa.String(length=64), nullable=True),
         sa.Column("hazard_type", sa.String(length=40), nullable=True),
         sa.Column("id", sa.UUID(), nullable=False),
         sa.Column("version", sa.BigInteger(), server_default=sa.text("1"), nullable=False),

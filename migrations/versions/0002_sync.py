@@ -133,81 +133,189 @@ CREATE FUNCTION sync_contract_columns() RETURNS text[] LANGUAGE sql IMMUTABLE AS
                'updated_at', 'updated_by', 'deleted_at', 'deleted_by']
 $$;
 
-CREATE FUNCTION sync_log_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The tracking triggers are generated per table by sync_track: naming the table's own columns lets
+-- them compare old and new values with `=` and turn into jsonb only the values a field stamp keeps,
+-- where turning every row into jsonb (twice, on geometry tables with a spatial_ref_sys lookup per
+-- value) made a redraw's updates several times slower than the updates themselves.
+-- A push may also carry `"rows": {"<record id>": {"op_id", "stamp", "stamps"}}` in `sync.ctx`;
+-- a row found there takes its own op id and stamps, other rows the context's top-level values.
+
+-- The SQL for column `col` of row `alias` as the jsonb that to_jsonb(row) holds for it.
+CREATE FUNCTION sync_column_jsonb(alias text, col name, typ oid) RETURNS text
+LANGUAGE sql STABLE AS $$
+  -- to_jsonb goes through a type's cast to json with a fresh function cache per value; the cast
+  -- written out keeps its cache (PostGIS looks the SRS up once, not once per geometry).
+  SELECT CASE WHEN typ >= 16384 AND EXISTS (
+                SELECT 1 FROM pg_cast WHERE castsource = typ AND casttarget = 'json'::regtype)
+              THEN format('(%s.%I::json)::jsonb', alias, col)
+              ELSE format('to_jsonb(%s.%I)', alias, col) END
+$$;
+
+-- Whether equal values of the column's type always turn into equal jsonb, so `=` may rule a
+-- column out before any jsonb is made (not so for e.g. citext or a nondeterministic collation).
+CREATE FUNCTION sync_column_equal_means_same(typ oid, coll oid) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
-  ctx jsonb := sync_context();
-  fallback text := sync_server_stamp();
+  t oid := typ;
+  y record;
 BEGIN
+  LOOP  -- domains and arrays compare as their base and element types do
+    SELECT typtype, typbasetype, typelem, typsubscript INTO y FROM pg_type WHERE oid = t;
+    IF y.typtype = 'd' THEN
+      t := y.typbasetype;
+    ELSIF y.typelem <> 0 AND y.typsubscript = 'array_subscript_handler'::regproc THEN
+      t := y.typelem;
+    ELSE
+      EXIT;
+    END IF;
+  END LOOP;
+  RETURN t = ANY (ARRAY['uuid', 'text', 'varchar', 'bpchar', 'int2', 'int4', 'int8', 'bool',
+                        'date', 'timestamp', 'timestamptz', 'bytea', 'jsonb', 'numeric']::regtype[]
+                  ::oid[] || coalesce(to_regtype('geometry')::oid, 0::oid))
+     AND coalesce((SELECT c.collisdeterministic FROM pg_collation c WHERE c.oid = coll), true);
+END
+$$;
+
+CREATE FUNCTION sync_track(tbl regclass, record_type text) RETURNS void LANGUAGE plpgsql AS $track$
+DECLARE
+  col record;
+  nj text;
+  oj text;
+  differs text;
+  -- Insert: one (field, value) per non-contract column.
+  insert_fields text[] := '{}';
+  -- Update: one (field, value-if-changed) per non-contract column; any column changed at all.
+  update_fields text[] := '{}';
+  field_changed text[] := '{}';
+  row_changed text[] := '{}';
+  decls constant text := $d$
+  ctx jsonb := sync_context();
+  -- Take the context apart once: a large jsonb taken apart per row is detoasted per row.
+  ctx_op uuid := (ctx ->> 'op_id')::uuid;
+  ctx_device uuid := (ctx ->> 'device_id')::uuid;
+  ctx_stamp text := coalesce(ctx ->> 'stamp', sync_server_stamp());
+  ctx_stamps jsonb := coalesce(ctx -> 'stamps', '{}'::jsonb);
+  ctx_rows jsonb := coalesce(ctx -> 'rows', '{}'::jsonb);
+$d$;
+  row_ctx constant text := $r$
+  WITH rc AS (
+    SELECT r.key::uuid AS id, (r.value ->> 'op_id')::uuid AS op_id, r.value ->> 'stamp' AS stamp,
+           r.value -> 'stamps' AS stamps
+    FROM jsonb_each(ctx_rows) r
+  )$r$;
+BEGIN
+  -- Contract columns first: a redraw's rows are found changed by their first column compared.
+  -- Fields in jsonb key order (shorter first), the order jsonb_each(to_jsonb(row)) gave them.
+  FOR col IN
+    SELECT a.attname, a.atttypid, a.attname = ANY (sync_contract_columns()) AS contract,
+           sync_column_equal_means_same(a.atttypid, a.attcollation) AS cheap_equal
+    FROM pg_attribute a
+    WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+    ORDER BY a.attname = ANY (sync_contract_columns()) DESC, octet_length(a.attname),
+             a.attname COLLATE "C"
+  LOOP
+    nj := format('coalesce(%s, ''null''::jsonb)', sync_column_jsonb('n', col.attname, col.atttypid));
+    oj := format('coalesce(%s, ''null''::jsonb)', sync_column_jsonb('o', col.attname, col.atttypid));
+    differs := CASE WHEN col.cheap_equal
+                    THEN format('n.%I IS DISTINCT FROM o.%I', col.attname, col.attname)
+                    ELSE format('%s IS DISTINCT FROM %s', nj, oj) END;
+    row_changed := row_changed || CASE WHEN col.cheap_equal
+      THEN format('CASE WHEN %s THEN %s IS DISTINCT FROM %s ELSE false END', differs, nj, oj)
+      ELSE differs END;
+    CONTINUE WHEN col.contract;
+    insert_fields := insert_fields || format('(%L, %s)', col.attname,
+                                             sync_column_jsonb('n', col.attname, col.atttypid));
+    field_changed := field_changed || differs;
+    update_fields := update_fields || format(
+      '(%L, CASE WHEN %s THEN CASE WHEN %s IS DISTINCT FROM %s THEN %s END END)',
+      col.attname, differs, nj, oj, nj);
+  END LOOP;
+  IF cardinality(insert_fields) = 0 THEN
+    insert_fields := ARRAY['(NULL::text, NULL::jsonb)'];
+    update_fields := insert_fields;
+    field_changed := ARRAY['false'];
+  END IF;
+
+  EXECUTE format($f$
+CREATE OR REPLACE FUNCTION %I() RETURNS trigger LANGUAGE plpgsql AS $body$
+DECLARE %s
+BEGIN
+  %s
   INSERT INTO change_log (record_type, record_id, grid_id, version, kind, op_id, device_id)
   SELECT TG_ARGV[0], n.id, n.grid_id, n.version,
          CASE WHEN n.deleted_at IS NULL THEN 'upsert' ELSE 'delete' END,
-         (ctx ->> 'op_id')::uuid, (ctx ->> 'device_id')::uuid
-  FROM new_rows n
+         coalesce(rc.op_id, ctx_op), ctx_device
+  FROM new_rows n LEFT JOIN rc ON rc.id = n.id
   ORDER BY n.id;
-
+  %s
   INSERT INTO field_stamps (record_type, record_id, field, version, stamp, value, device_id, op_id)
-  SELECT TG_ARGV[0], n.id, e.key, n.version,
-         coalesce(ctx -> 'stamps' ->> e.key, ctx ->> 'stamp', fallback), e.value,
-         (ctx ->> 'device_id')::uuid, (ctx ->> 'op_id')::uuid
+  SELECT TG_ARGV[0], n.id, f.field, n.version,
+         coalesce(rc.stamps ->> f.field, rc.stamp, ctx_stamps ->> f.field, ctx_stamp), f.value,
+         ctx_device, coalesce(rc.op_id, ctx_op)
   FROM new_rows n
-  CROSS JOIN LATERAL jsonb_each(to_jsonb(n)) AS e
-  WHERE e.key <> ALL (sync_contract_columns()) AND e.value <> 'null'::jsonb;
+  LEFT JOIN rc ON rc.id = n.id
+  CROSS JOIN LATERAL (VALUES %s) AS f(field, value)
+  WHERE f.value <> 'null'::jsonb;
   RETURN NULL;
 END
-$$;
+$body$$f$,
+    'sync_log_insert_' || tbl::oid, decls, row_ctx, row_ctx, array_to_string(insert_fields, ', '));
 
-CREATE FUNCTION sync_log_update() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-  ctx jsonb := sync_context();
-  fallback text := sync_server_stamp();
+  EXECUTE format($f$
+CREATE OR REPLACE FUNCTION %I() RETURNS trigger LANGUAGE plpgsql AS $body$
+DECLARE %s
 BEGIN
   -- A record that changed grid leaves the old grid's feed before it enters the new one's.
+  %s
   INSERT INTO change_log (record_type, record_id, grid_id, version, kind, op_id, device_id)
-  SELECT TG_ARGV[0], c.id, c.grid_id, c.version, c.kind,
-         (ctx ->> 'op_id')::uuid, (ctx ->> 'device_id')::uuid
-  FROM (
-    SELECT n.id, o.grid_id, n.version, 'leave' AS kind, 0 AS ord
-    FROM new_rows n JOIN old_rows o ON o.id = n.id
-    WHERE o.grid_id IS NOT NULL AND o.grid_id IS DISTINCT FROM n.grid_id
-    UNION ALL
-    SELECT n.id, n.grid_id, n.version,
-           CASE WHEN n.deleted_at IS NULL THEN 'upsert' ELSE 'delete' END, 1
-    FROM new_rows n JOIN old_rows o ON o.id = n.id
-    WHERE to_jsonb(n) IS DISTINCT FROM to_jsonb(o)
-  ) AS c
-  ORDER BY c.id, c.ord;
-
-  INSERT INTO field_stamps (record_type, record_id, field, version, stamp, value, device_id, op_id)
-  SELECT TG_ARGV[0], n.id, e.key, n.version,
-         coalesce(ctx -> 'stamps' ->> e.key, ctx ->> 'stamp', fallback), e.value,
-         (ctx ->> 'device_id')::uuid, (ctx ->> 'op_id')::uuid
+  SELECT TG_ARGV[0], n.id, c.grid_id, n.version, c.kind, coalesce(rc.op_id, ctx_op), ctx_device
   FROM new_rows n
   JOIN old_rows o ON o.id = n.id
-  CROSS JOIN LATERAL jsonb_each(to_jsonb(n)) AS e
-  WHERE e.key <> ALL (sync_contract_columns())
-    AND e.value IS DISTINCT FROM to_jsonb(o) -> e.key;
+  CROSS JOIN LATERAL (VALUES
+    (o.grid_id, 'leave', 0, o.grid_id IS NOT NULL AND o.grid_id IS DISTINCT FROM n.grid_id),
+    (n.grid_id, CASE WHEN n.deleted_at IS NULL THEN 'upsert' ELSE 'delete' END, 1, %s)
+  ) AS c(grid_id, kind, ord, logged)
+  LEFT JOIN rc ON rc.id = n.id
+  WHERE c.logged
+  ORDER BY n.id, c.ord;
+  %s
+  INSERT INTO field_stamps (record_type, record_id, field, version, stamp, value, device_id, op_id)
+  SELECT TG_ARGV[0], n.id, f.field, n.version,
+         coalesce(rc.stamps ->> f.field, rc.stamp, ctx_stamps ->> f.field, ctx_stamp), f.value,
+         ctx_device, coalesce(rc.op_id, ctx_op)
+  FROM new_rows n
+  JOIN old_rows o ON o.id = n.id
+  LEFT JOIN rc ON rc.id = n.id
+  CROSS JOIN LATERAL (VALUES %s) AS f(field, value)
+  WHERE (%s) AND f.value IS NOT NULL;
   RETURN NULL;
 END
-$$;
+$body$$f$,
+    'sync_log_update_' || tbl::oid, decls, row_ctx, array_to_string(row_changed, ' OR '),
+    row_ctx, array_to_string(update_fields, ', '), array_to_string(field_changed, ' OR '));
 
-CREATE FUNCTION sync_track(tbl regclass, record_type text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
+  EXECUTE format('COMMENT ON FUNCTION %I() IS %L', 'sync_log_insert_' || tbl::oid,
+                 format('sync change-log insert trigger of %s', tbl));
+  EXECUTE format('COMMENT ON FUNCTION %I() IS %L', 'sync_log_update_' || tbl::oid,
+                 format('sync change-log update trigger of %s', tbl));
   EXECUTE format('DROP TRIGGER IF EXISTS sync_log_insert ON %s', tbl);
   EXECUTE format('DROP TRIGGER IF EXISTS sync_log_update ON %s', tbl);
   EXECUTE format(
     'CREATE TRIGGER sync_log_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
-    'FOR EACH STATEMENT EXECUTE FUNCTION sync_log_insert(%L)', tbl, record_type);
+    'FOR EACH STATEMENT EXECUTE FUNCTION %I(%L)', tbl, 'sync_log_insert_' || tbl::oid, record_type);
   EXECUTE format(
     'CREATE TRIGGER sync_log_update AFTER UPDATE ON %s '
     'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows '
-    'FOR EACH STATEMENT EXECUTE FUNCTION sync_log_update(%L)', tbl, record_type);
+    'FOR EACH STATEMENT EXECUTE FUNCTION %I(%L)', tbl, 'sync_log_update_' || tbl::oid, record_type);
 END
-$$;
+$track$;
 
 CREATE FUNCTION sync_untrack(tbl regclass) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE format('DROP TRIGGER IF EXISTS sync_log_insert ON %s', tbl);
   EXECUTE format('DROP TRIGGER IF EXISTS sync_log_update ON %s', tbl);
+  EXECUTE format('DROP FUNCTION IF EXISTS %I()', 'sync_log_insert_' || tbl::oid);
+  EXECUTE format('DROP FUNCTION IF EXISTS %I()', 'sync_log_update_' || tbl::oid);
 END
 $$;
 """
@@ -219,11 +327,28 @@ def upgrade():
 
 
 def downgrade():
-    # CASCADE drops the triggers that sync_track attached to record tables.
+    op.execute(
+        """
+        DO $$
+        DECLARE f regprocedure;
+        BEGIN
+          -- The per-table trigger functions sync_track generated; CASCADE drops their triggers.
+          FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+                   WHERE p.proname ~ '^sync_log_(insert|update)_[0-9]+$' AND p.pronargs = 0
+          LOOP
+            EXECUTE format('DROP FUNCTION %s CASCADE', f);
+          END LOOP;
+        END
+        $$
+        """
+    )
     op.execute("DROP FUNCTION sync_untrack(regclass)")
     op.execute("DROP FUNCTION sync_track(regclass, text)")
-    op.execute("DROP FUNCTION sync_log_update() CASCADE")
-    op.execute("DROP FUNCTION sync_log_insert() CASCADE")
+    op.execute("DROP FUNCTION sync_column_equal_means_same(oid, oid)")
+    op.execute("DROP FUNCTION sync_column_jsonb(text, name, oid)")
+    # Left by 0006_push_perf's downgrade, which restores them by CREATE OR REPLACE.
+    op.execute("DROP FUNCTION IF EXISTS sync_log_update() CASCADE")
+    op.execute("DROP FUNCTION IF EXISTS sync_log_insert() CASCADE")
     op.execute("DROP FUNCTION sync_contract_columns()")
     op.execute("DROP FUNCTION sync_context()")
     op.execute("DROP FUNCTION sync_server_stamp()")

@@ -19,6 +19,12 @@ from server.transaction import transaction
 
 A = TypeVar("A", GridAssignment, OrgAssignment)
 
+# The audit log's name for each kind of assignment.
+_RECORD_TYPE: dict[type[Any], str] = {
+    GridAssignment: "grid_assignment",
+    OrgAssignment: "org_assignment",
+}
+
 
 def _require_user(user_id: uuid.UUID, role: Role) -> User:
     user = db.session.get(User, user_id)
@@ -35,7 +41,7 @@ def _open(assignment: A, duplicate: Any, target: dict[str, uuid.UUID]) -> A:
             db.session.add(assignment)
             record_access(
                 "start",
-                assignment.__tablename__,
+                _RECORD_TYPE[type(assignment)],
                 [assignment.id],
                 detail={"user_id": assignment.user_id, **target},
             )
@@ -55,7 +61,7 @@ def _end(model: type[A], assignment_id: uuid.UUID) -> A:
         if assignment.valid_to is not None:
             raise Conflict("The assignment has already ended.")
         assignment.valid_to = func.now()
-        record_access("end", model.__tablename__, [assignment.id])
+        record_access("end", _RECORD_TYPE[model], [assignment.id])
     return assignment
 
 

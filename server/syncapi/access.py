@@ -11,6 +11,8 @@ from server.auth.models import Role
 from server.auth.principal import Principal
 from server.extensions import db
 from server.hierarchy.scope import Scope
+from server.registry.services.records import unassigned_in_subtree
+from server.syncapi.record_types import BY_NAME
 from sync.access import Access, AccessCheck, AuthorizeFn
 
 # One set-based question over assignment history for every op not in scope now.
@@ -28,10 +30,33 @@ _HELD_AT = sa.text(
 
 def _now(principal: Principal, scope: Scope, check: AccessCheck) -> bool:
     if check.grid_id is None:
-        # A record in no grid is kept and listed as unassigned, as the web API does; only
-        # dispatchers and admins (who see unassigned records) may edit one afterwards.
-        return check.creating or principal.role in (Role.DISPATCHER, Role.ADMIN)
+        # A record in no grid is kept and listed as unassigned, as the web API does; admins may
+        # edit one afterwards, dispatchers only inside their subtree (`_unassigned_seen`).
+        return check.creating or principal.role == Role.ADMIN
     return scope.allows_grid(check.grid_id)
+
+
+def _unassigned_seen(scope: Scope, checks: Sequence[AccessCheck]) -> set[uuid.UUID]:
+    """Op ids whose unassigned record lies in a community of the dispatcher's subtree."""
+    by_type: dict[str, list[AccessCheck]] = {}
+    for check in checks:
+        by_type.setdefault(check.record_type, []).append(check)
+    seen: set[uuid.UUID] = set()
+    for record_type, group in by_type.items():
+        sync_type = BY_NAME.get(record_type)
+        if sync_type is None:
+            continue
+        table = sync_type.table
+        ids = set(
+            db.session.scalars(
+                sa.select(table.c.id).where(
+                    table.c.id.in_([c.record_id for c in group]),
+                    unassigned_in_subtree(table, scope.org_unit_ids),
+                )
+            )
+        )
+        seen.update(c.op_id for c in group if c.record_id in ids)
+    return seen
 
 
 def authorizer(principal: Principal, scope: Scope) -> AuthorizeFn:
@@ -40,13 +65,20 @@ def authorizer(principal: Principal, scope: Scope) -> AuthorizeFn:
     def authorize(checks: Sequence[AccessCheck]) -> Mapping[uuid.UUID, Access]:
         answers: dict[uuid.UUID, Access] = {}
         later: list[AccessCheck] = []
+        unassigned: list[AccessCheck] = []
         for check in checks:
             if _now(principal, scope, check):
                 answers[check.op_id] = Access.NOW
             elif principal.role == Role.WORKER and check.grid_id is not None:
                 later.append(check)
+            elif principal.role == Role.DISPATCHER and check.grid_id is None:
+                unassigned.append(check)
             else:
                 answers[check.op_id] = Access.NEVER
+        if unassigned:
+            seen = _unassigned_seen(scope, unassigned)
+            for check in unassigned:
+                answers[check.op_id] = Access.NOW if check.op_id in seen else Access.NEVER
         if later:
             held = set(
                 db.session.scalars(

@@ -15,6 +15,8 @@ from server.hierarchy.scope import Scope, resolve_scope
 from server.privacy.masking import FieldClass, present
 from server.registry import placement
 from server.registry.placement import FromAnchor, FromPoint
+from server.registry.services import personal
+from server.registry.services.persons import SPECIAL_FIELDS
 from server.syncapi.hooks import build_registry
 from server.syncapi.record_types import BY_NAME, Sealed
 from server.syncapi.sealing import keyed_hash, open_stored, seal_stable
@@ -29,12 +31,16 @@ PERSONAL_COLUMNS = {
     ("person", "name"): FieldClass.PERSON_NAME,
     ("house", "owner_name"): FieldClass.OWNER_IDENTITY,
     ("incident", "reporter_name"): FieldClass.PERSON_NAME,
+    ("organization", "legal_representative"): FieldClass.PERSON_NAME,
+    ("organization", "security_officer"): FieldClass.PERSON_NAME,
+    ("organization", "phone"): FieldClass.PHONE,
 }
 SEALED_CLASSES = {
     "id_number": FieldClass.ID_NUMBER,
     "phone": FieldClass.PHONE,
     "owner_id_number": FieldClass.OWNER_IDENTITY,
     "owner_phone": FieldClass.OWNER_IDENTITY,
+    "security_officer_phone": FieldClass.PHONE,
 }
 
 
@@ -57,14 +63,51 @@ def _sealed(record_type: str, column: str | None) -> tuple[Sealed | None, bool]:
 
 
 def _show(role: Role, record_type: str, column: str | None, value: JSON) -> JSON:
-    spec, _ = _sealed(record_type, column)
+    """A conflict value as the web API would show it to `role`.
+
+    A delete-vs-update conflict (no column) holds a {column: value} map: each entry is shown on
+    its own, hash columns dropped, sealed columns under their wire name.
+    """
+    if column is None:
+        if not isinstance(value, dict):
+            return value
+        shown: dict[str, JSON] = {}
+        for name, item in value.items():
+            spec, is_hash = _sealed(record_type, name)
+            if is_hash:
+                continue
+            shown[spec.wire if spec else name] = _show(role, record_type, name, item)
+        return shown
+    spec, is_hash = _sealed(record_type, column)
+    if is_hash:
+        return None
     if spec is not None:
         plain = open_stored(value, spec.context)
         return present(role, SEALED_CLASSES[spec.wire], plain)
-    cls = PERSONAL_COLUMNS.get((record_type, column or ""))
+    if record_type == "person_special_population" and column in SPECIAL_FIELDS:
+        # Correction, drug use, mental illness: never shown to a role the policy hides them from.
+        return value if personal.may_see(role, FieldClass.SPECIAL_POPULATION) else None
+    if (record_type, column) == ("incident", "reporter_phone_enc"):
+        return present(role, FieldClass.PHONE, open_stored(value, personal.REPORTER_PHONE))
+    if (record_type, column) == ("incident", "parties") and isinstance(value, list):
+        return [_party(role, party) for party in value]
+    cls = PERSONAL_COLUMNS.get((record_type, column))
     if cls is not None and isinstance(value, str):
         return present(role, cls, value)
+    if cls is not None and value is not None:
+        return None
     return value
+
+
+def _party(role: Role, party: JSON) -> JSON:
+    if not isinstance(party, dict):
+        return None
+    name, phone = party.get("name"), party.get("phone")
+    return {
+        **party,
+        "name": present(role, FieldClass.PERSON_NAME, name) if isinstance(name, str) else None,
+        "phone": present(role, FieldClass.PHONE, phone) if isinstance(phone, str) else None,
+    }
 
 
 def _in_scope(scope: Scope) -> sa.ColumnElement[bool]:

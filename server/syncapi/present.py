@@ -26,7 +26,9 @@ def _special(caller: Caller, rows: Sequence[RowMapping]) -> list[dict[str, Any]]
     shown = personal.may_see(caller.role, FieldClass.SPECIAL_POPULATION)
     out = []
     for row in rows:
-        body = {**base_fields(row), "person_id": jsonable(row["person_id"])}
+        # For a role the policy hides special populations from, even which person a row belongs
+        # to is withheld: that link alone says "this person is a drug user / under correction".
+        body = {**base_fields(row), "person_id": jsonable(row["person_id"]) if shown else None}
         if shown:
             body.update({k: jsonable(row[k]) for k in SPECIAL_FIELDS})
         out.append(body)

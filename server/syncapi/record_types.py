@@ -212,6 +212,15 @@ SYNC_TYPES: tuple[SyncType, ...] = (
         OrganizationIn,
         server_wins=frozenset({"uscc", "name", "address_id"}),
         create_defaults={"is_key_unit": False},
+        sealed=(
+            Sealed(
+                "security_officer_phone",
+                "security_officer_phone_enc",
+                "security_officer_phone_hash",
+                personal.SECURITY_OFFICER_PHONE,
+                _mobile,
+            ),
+        ),
     ),
     SyncType(
         "incident",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.extensions import db
@@ -26,7 +26,10 @@ class Organization(RecordColumns, db.Model):  # type: ignore[name-defined,misc]
     staff_count: Mapped[int | None] = mapped_column(Integer)
     is_key_unit: Mapped[bool] = mapped_column(Boolean, default=False)
     security_officer: Mapped[str | None] = mapped_column(String(50))
-    security_officer_phone: Mapped[str | None] = mapped_column(String(20))
+    # A natural person's mobile, sealed like persons.phone. `phone` above is the unit's public
+    # switchboard line (printed on its signboard and licence), kept plain and masked on output.
+    security_officer_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    security_officer_phone_hash: Mapped[str | None] = mapped_column(String(64))
     hazard_type: Mapped[str | None] = mapped_column(String(40))
 
     __table_args__ = (

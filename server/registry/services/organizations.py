@@ -28,7 +28,7 @@ from server.registry.validators import check_mobile, check_uscc
 
 TABLE: Table = Organization.__table__
 PLAIN_FIELDS = ("name", "org_type", "industry", "staff_count", "is_key_unit", "hazard_type")
-PEOPLE_FIELDS = ("legal_representative", "phone", "security_officer", "security_officer_phone")
+PEOPLE_FIELDS = ("legal_representative", "phone", "security_officer")
 
 
 def prepare(caller: Caller, data: dict[str, Any], current: RowMapping | None) -> Prepared:
@@ -38,11 +38,15 @@ def prepare(caller: Caller, data: dict[str, Any], current: RowMapping | None) ->
     if "address_id" in data:
         reference(caller, Address.__table__, data["address_id"], "address_id")
         values["address_id"] = data["address_id"]
-    if data.get("security_officer_phone") is not None:
-        try:
-            values["security_officer_phone"] = check_mobile(data["security_officer_phone"])
-        except ValueError as exc:
-            raise InvalidInput({"security_officer_phone": [str(exc)]}) from None
+    if "security_officer_phone" in data:
+        officer_phone = data["security_officer_phone"]
+        if officer_phone is not None:
+            try:
+                officer_phone = check_mobile(officer_phone)
+            except ValueError as exc:
+                raise InvalidInput({"security_officer_phone": [str(exc)]}) from None
+        enc, digest = personal.seal(officer_phone, personal.SECURITY_OFFICER_PHONE)
+        values["security_officer_phone_enc"], values["security_officer_phone_hash"] = enc, digest
     if "uscc" in data:
         uscc = data["uscc"]
         if uscc is not None:
@@ -74,7 +78,9 @@ def present(caller: Caller, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
             "legal_representative": personal.show(role, name, row["legal_representative"]),
             "phone": personal.show(role, phone, row["phone"]),
             "security_officer": personal.show(role, name, row["security_officer"]),
-            "security_officer_phone": personal.show(role, phone, row["security_officer_phone"]),
+            "security_officer_phone": personal.show_sealed(
+                role, phone, row["security_officer_phone_enc"], personal.SECURITY_OFFICER_PHONE
+            ),
         }
         for row in rows
     ]

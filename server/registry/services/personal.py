@@ -12,6 +12,7 @@ PERSON_PHONE = "person.phone"
 OWNER_ID_NUMBER = "house.owner_id_number"
 OWNER_PHONE = "house.owner_phone"
 REPORTER_PHONE = "incident.reporter_phone"
+SECURITY_OFFICER_PHONE = "organization.security_officer_phone"
 
 
 def seal(value: str | None, context: str) -> tuple[bytes | None, str | None]:

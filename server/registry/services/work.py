@@ -170,7 +170,7 @@ TASK_RESOURCE = Resource(
     prepare=prepare_task,
     present=present_tasks,
     location_field="target_id",
-    audit_reads=False,
+    # Tasks name people (title, a person as target, where to visit whom): reads are audited.
     placed=False,
 )
 VISIT_RESOURCE = Resource(

@@ -1,0 +1,84 @@
+"""The conflict inbox shows losing values exactly as masked as the web API would."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.factories import auth_headers, citizen_id, make_registry_world
+from tests.test_syncapi_privacy import PHONE, person_op
+from tests.test_syncapi_push_pull import address_op, pull, push, stamp
+
+
+def _op(record_type: str, record_id: str, kind: str, base: int, **fields: Any) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "op_id": str(uuid.uuid4()),
+        "record_type": record_type,
+        "record_id": record_id,
+        "kind": kind,
+        "stamp": stamp(),
+        "base_version": base,
+    }
+    if fields:
+        op["fields"] = fields
+    return op
+
+
+def _inbox(client: FlaskClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    response = client.get("/api/v1/conflicts?status=open", headers=headers)
+    assert response.status_code == 200
+    items: list[dict[str, Any]] = response.get_json()["items"]
+    return items
+
+
+def test_delete_vs_update_conflict_masks_the_persons_changed_fields(client: FlaskClient) -> None:
+    world = make_registry_world()
+    phone1 = world.headers["worker_a"]
+    address = address_op()
+    person = person_op(address["record_id"], citizen_id(seq=23))
+    push(client, phone1, address, person)
+    new_phone = "13698765432"
+    patch = _op("person", person["record_id"], "patch", 1, phone=new_phone)
+    assert push(client, phone1, patch)[0]["status"] == "applied"
+    phone2 = auth_headers(world.users["worker_a"], "phone-2")
+    (result,) = push(client, phone2, _op("person", person["record_id"], "delete", 1))
+    assert result["status"] == "conflict"
+    (item,) = _inbox(client, world.headers["dispatcher_a"])
+    assert item["field"] is None
+    assert item["server_value"] == {"phone": "136****5432"}
+    assert item["base_value"] == {"phone": PHONE[:3] + "****" + PHONE[-4:]}
+    body = str(item)
+    assert new_phone not in body
+    assert "_enc" not in body
+    assert "_hash" not in body
+
+
+def test_admin_pull_never_links_a_special_population_row_to_its_person(
+    client: FlaskClient,
+) -> None:
+    world = make_registry_world()
+    admin_cursor = pull(client, world.headers["admin"])["cursor"]
+    worker_cursor = pull(client, world.headers["worker_a"])["cursor"]
+    address = address_op()
+    person = person_op(address["record_id"], citizen_id(seq=25))
+    push(client, world.headers["worker_a"], address, person)
+    special = {
+        "op_id": str(uuid.uuid4()),
+        "record_type": "person_special_population",
+        "record_id": str(uuid.uuid4()),
+        "kind": "create",
+        "stamp": stamp(),
+        "fields": {"person_id": person["record_id"], "category": "drug_user"},
+    }
+    (created,) = push(client, world.headers["worker_a"], special)
+    assert created["status"] == "applied", created
+    changes = pull(client, world.headers["admin"], admin_cursor)["changes"]
+    (row,) = [c for c in changes if c["record_type"] == "person_special_population"]
+    assert row["record"]["person_id"] is None
+    assert "category" not in row["record"]
+    assert "drug_user" not in str(changes)
+    mine = pull(client, world.headers["worker_a"], worker_cursor)["changes"]
+    (seen,) = [c for c in mine if c["record_type"] == "person_special_population"]
+    assert seen["record"]["person_id"] == person["record_id"]
