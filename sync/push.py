@@ -141,14 +141,21 @@ def _authorize(
 ) -> tuple[dict[uuid.UUID, Access], dict[uuid.UUID, Location]]:
     """Locate new records and ask the callback once for the whole batch."""
     locations: dict[uuid.UUID, Location] = {}
+    # A record created earlier in this batch is not stored yet: later ops on it are judged by
+    # where its create puts it, not by an empty stored grid.
+    created: dict[tuple[str, uuid.UUID], Location] = {}
     checks: list[AccessCheck] = []
     for p in batch:
-        doc = states[(p.record_type.name, p.op.record_id)].doc
+        key = (p.record_type.name, p.op.record_id)
+        doc = states[key].doc
         if doc is None and p.op.kind is OpKind.CREATE:
             locate = p.record_type.locate
             location = locate(conn, p.op.fields) if locate else Location(None)
             locations[p.op.op_id] = location
+            created.setdefault(key, location)
             grid, path = location.grid_id, tuple(location.scope_path)
+        elif doc is None and key in created:
+            grid, path = created[key].grid_id, tuple(created[key].scope_path)
         else:
             doc = doc or {}
             grid = uuid.UUID(doc["grid_id"]) if doc.get("grid_id") else None

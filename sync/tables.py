@@ -38,6 +38,8 @@ change_log = sa.Table(
     sa.CheckConstraint("kind IN ('upsert', 'delete', 'leave')", name="ck_change_log_kind"),
     sa.Index("ix_change_log_grid_txid_seq", "grid_id", "txid", "seq"),
     sa.Index("ix_change_log_txid_seq", "txid", "seq"),
+    # Created by migration 0004_track_registry, for "which grid was this record in at time t".
+    sa.Index("ix_change_log_record", "record_type", "record_id", "txid", "seq"),
 )
 
 # Where compaction has cut the change log: cursors from before it must reset.

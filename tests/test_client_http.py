@@ -52,11 +52,6 @@ def _door(street: str = "东大街") -> dict[str, object]:
     return {"kind": "door", "street": street, "full_text": f"{street}1号", "point": IN_GRID}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sync.push authorises a patch by the record's stored grid, which a create earlier in "
-    "the same batch has not written yet: the patch is rejected out_of_scope",
-)
 def test_a_create_and_a_patch_in_one_batch_both_apply(field: Field) -> None:
     phone = _phone(field)
     record_id = phone.create("address", _door())

@@ -50,10 +50,6 @@ Key = tuple[str, str]
 # server/syncapi/access.py asks whether the worker was assigned, at edit time, to the record's
 # CURRENT grid; after a redraw that is the neighbour's grid, so the edit is refused. It should
 # ask about the grid the record lay in at edit time (e.g. its last change-log entry before then).
-JUDGED_BY_CURRENT_GRID = pytest.mark.xfail(
-    strict=True,
-    reason="syncapi judges offline edits by the record's current grid, not its grid at edit time",
-)
 TABLES = {"address": "addresses", "house": "houses"}
 
 
@@ -228,7 +224,6 @@ def test_each_phone_holds_exactly_its_grids_at_the_server_versions(scenario: Sce
     assert scenario.east_phone.store.queue() == []
 
 
-@JUDGED_BY_CURRENT_GRID
 def test_every_offline_edit_is_applied_or_kept_in_a_conflict(scenario: Scenario) -> None:
     results = scenario.west_phone.store.results()
     for op in scenario.offline_edits:
@@ -250,7 +245,6 @@ def test_every_offline_edit_is_applied_or_kept_in_a_conflict(scenario: Scenario)
         assert stored == value or (result["status"] == "conflict" and kept == 1), (op, result)
 
 
-@JUDGED_BY_CURRENT_GRID
 def test_edits_to_moved_records_are_flagged_and_the_rest_are_not(scenario: Scenario) -> None:
     results = scenario.west_phone.store.results()
     edited = {(op["record_type"], op["record_id"]): op["op_id"] for op in scenario.offline_edits}
@@ -261,7 +255,6 @@ def test_edits_to_moved_records_are_flagged_and_the_rest_are_not(scenario: Scena
     assert all(results[edited[key]]["flags"] == ["out_of_scope_now"] for key in flagged)
 
 
-@JUDGED_BY_CURRENT_GRID
 def test_the_concurrent_edit_of_a_moved_record_keeps_the_losing_value(scenario: Scenario) -> None:
     conflicted = scenario.moving[2]["id"]
 
@@ -277,7 +270,6 @@ def test_the_concurrent_edit_of_a_moved_record_keeps_the_losing_value(scenario: 
     ]
 
 
-@JUDGED_BY_CURRENT_GRID
 def test_nothing_is_lost(scenario: Scenario) -> None:
     everything = server_versions([scenario.west.id, scenario.east.id])
     rejected = db.session.scalar(sa.text("SELECT count(*) FROM rejected_ops"))

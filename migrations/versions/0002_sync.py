@@ -182,9 +182,10 @@ DECLARE
   nj text;
   oj text;
   differs text;
-  -- Insert: one (field, value) per non-contract column.
+  -- One field name and value (update: value if changed) per non-contract column. They are
+  -- unnested rather than listed in a LATERAL VALUES, which sets up its expressions for every row.
+  field_names text[] := '{}';
   insert_fields text[] := '{}';
-  -- Update: one (field, value-if-changed) per non-contract column; any column changed at all.
   update_fields text[] := '{}';
   field_changed text[] := '{}';
   row_changed text[] := '{}';
@@ -223,21 +224,24 @@ BEGIN
       THEN format('CASE WHEN %s THEN %s IS DISTINCT FROM %s ELSE false END', differs, nj, oj)
       ELSE differs END;
     CONTINUE WHEN col.contract;
-    insert_fields := insert_fields || format('(%L, %s)', col.attname,
-                                             sync_column_jsonb('n', col.attname, col.atttypid));
+    field_names := field_names || quote_literal(col.attname);
+    insert_fields := insert_fields || sync_column_jsonb('n', col.attname, col.atttypid);
     field_changed := field_changed || differs;
     update_fields := update_fields || format(
-      '(%L, CASE WHEN %s THEN CASE WHEN %s IS DISTINCT FROM %s THEN %s END END)',
-      col.attname, differs, nj, oj, nj);
+      'CASE WHEN %s THEN CASE WHEN %s IS DISTINCT FROM %s THEN %s END END', differs, nj, oj, nj);
   END LOOP;
   IF cardinality(insert_fields) = 0 THEN
-    insert_fields := ARRAY['(NULL::text, NULL::jsonb)'];
+    field_names := ARRAY['NULL'];
+    insert_fields := ARRAY['NULL'];
     update_fields := insert_fields;
     field_changed := ARRAY['false'];
   END IF;
 
   EXECUTE format($f$
-CREATE OR REPLACE FUNCTION %I() RETURNS trigger LANGUAGE plpgsql AS $body$
+CREATE OR REPLACE FUNCTION %I() RETURNS trigger LANGUAGE plpgsql
+-- Transition tables have no statistics: the planner's guesses make JIT compile for longer than
+-- the statement then runs.
+SET jit = off AS $body$
 DECLARE %s
 BEGIN
   %s
@@ -254,30 +258,37 @@ BEGIN
          ctx_device, coalesce(rc.op_id, ctx_op)
   FROM new_rows n
   LEFT JOIN rc ON rc.id = n.id
-  CROSS JOIN LATERAL (VALUES %s) AS f(field, value)
+  CROSS JOIN LATERAL unnest(ARRAY[%s]::text[], ARRAY[%s]::jsonb[]) AS f(field, value)
   WHERE f.value <> 'null'::jsonb;
   RETURN NULL;
 END
 $body$$f$,
-    'sync_log_insert_' || tbl::oid, decls, row_ctx, row_ctx, array_to_string(insert_fields, ', '));
+    'sync_log_insert_' || tbl::oid, decls, row_ctx, row_ctx, array_to_string(field_names, ', '),
+    array_to_string(insert_fields, ', '));
 
   EXECUTE format($f$
-CREATE OR REPLACE FUNCTION %I() RETURNS trigger LANGUAGE plpgsql AS $body$
+CREATE OR REPLACE FUNCTION %I() RETURNS trigger LANGUAGE plpgsql
+-- Transition tables have no statistics: the planner's guesses make JIT compile for longer than
+-- the statement then runs.
+SET jit = off AS $body$
 DECLARE %s
 BEGIN
   -- A record that changed grid leaves the old grid's feed before it enters the new one's.
   %s
   INSERT INTO change_log (record_type, record_id, grid_id, version, kind, op_id, device_id)
-  SELECT TG_ARGV[0], n.id, c.grid_id, n.version, c.kind, coalesce(rc.op_id, ctx_op), ctx_device
-  FROM new_rows n
-  JOIN old_rows o ON o.id = n.id
-  CROSS JOIN LATERAL (VALUES
-    (o.grid_id, 'leave', 0, o.grid_id IS NOT NULL AND o.grid_id IS DISTINCT FROM n.grid_id),
-    (n.grid_id, CASE WHEN n.deleted_at IS NULL THEN 'upsert' ELSE 'delete' END, 1, %s)
-  ) AS c(grid_id, kind, ord, logged)
-  LEFT JOIN rc ON rc.id = n.id
-  WHERE c.logged
-  ORDER BY n.id, c.ord;
+  SELECT TG_ARGV[0], c.id, c.grid_id, c.version, c.kind, coalesce(rc.op_id, ctx_op), ctx_device
+  FROM (
+    SELECT n.id, o.grid_id, n.version, 'leave' AS kind, 0 AS ord
+    FROM new_rows n JOIN old_rows o ON o.id = n.id
+    WHERE o.grid_id IS NOT NULL AND o.grid_id IS DISTINCT FROM n.grid_id
+    UNION ALL
+    SELECT n.id, n.grid_id, n.version,
+           CASE WHEN n.deleted_at IS NULL THEN 'upsert' ELSE 'delete' END, 1
+    FROM new_rows n JOIN old_rows o ON o.id = n.id
+    WHERE %s
+  ) AS c
+  LEFT JOIN rc ON rc.id = c.id
+  ORDER BY c.id, c.ord;
   %s
   INSERT INTO field_stamps (record_type, record_id, field, version, stamp, value, device_id, op_id)
   SELECT TG_ARGV[0], n.id, f.field, n.version,
@@ -286,13 +297,14 @@ BEGIN
   FROM new_rows n
   JOIN old_rows o ON o.id = n.id
   LEFT JOIN rc ON rc.id = n.id
-  CROSS JOIN LATERAL (VALUES %s) AS f(field, value)
+  CROSS JOIN LATERAL unnest(ARRAY[%s]::text[], ARRAY[%s]::jsonb[]) AS f(field, value)
   WHERE (%s) AND f.value IS NOT NULL;
   RETURN NULL;
 END
 $body$$f$,
     'sync_log_update_' || tbl::oid, decls, row_ctx, array_to_string(row_changed, ' OR '),
-    row_ctx, array_to_string(update_fields, ', '), array_to_string(field_changed, ' OR '));
+    row_ctx, array_to_string(field_names, ', '), array_to_string(update_fields, ', '),
+    array_to_string(field_changed, ' OR '));
 
   EXECUTE format('COMMENT ON FUNCTION %I() IS %L', 'sync_log_insert_' || tbl::oid,
                  format('sync change-log insert trigger of %s', tbl));

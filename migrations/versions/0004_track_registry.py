@@ -1,4 +1,4 @@
-"""Merge the codes/audit, registry+redraw and sync branches; track every registry table for sync.
+"""Merge the codes/audit, registry+redraw and sync branches; track every registry table.
 
 Revision ID: 0004_track_registry
 Revises: 0002_codes_audit, 0003_redraw, 0002_sync
@@ -32,8 +32,11 @@ TRACKED = {
 def upgrade():
     for table, record_type in TRACKED.items():
         op.execute(f"SELECT sync_track('{table}', '{record_type}')")
+    # Where was this record when the phone edited it? (offline edits judged by history)
+    op.execute("CREATE INDEX ix_change_log_record ON change_log (record_type, record_id, txid, seq)")
 
 
 def downgrade():
+    op.execute("DROP INDEX ix_change_log_record")
     for table in TRACKED:
         op.execute(f"SELECT sync_untrack('{table}')")

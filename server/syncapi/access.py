@@ -15,14 +15,25 @@ from server.registry.services.records import unassigned_in_subtree
 from server.syncapi.record_types import BY_NAME
 from sync.access import Access, AccessCheck, AuthorizeFn
 
-# One set-based question over assignment history for every op not in scope now.
+# One set-based question over assignment history for every op not in scope now: did the user
+# cover, at edit time, the grid the record was in at that time (its last change-log entry then;
+# a redraw since may have moved it) or the grid it is in now?
 _HELD_AT = sa.text(
     """
-    SELECT w.i FROM unnest(CAST(:grids AS uuid[]), CAST(:ats AS timestamptz[]),
-                           CAST(:idx AS int[])) AS w(grid_id, at, i)
+    SELECT w.i
+    FROM unnest(CAST(:grids AS uuid[]), CAST(:ats AS timestamptz[]), CAST(:idx AS int[]),
+                CAST(:types AS text[]), CAST(:ids AS uuid[]))
+         AS w(grid_id, at, i, record_type, record_id)
+    LEFT JOIN LATERAL (
+      SELECT c.grid_id FROM change_log c
+      WHERE c.record_type = w.record_type AND c.record_id = w.record_id
+        AND c.kind <> 'leave' AND c.at <= w.at
+      ORDER BY c.txid DESC, c.seq DESC
+      LIMIT 1
+    ) AS then_ ON true
     WHERE EXISTS (
       SELECT 1 FROM grid_assignments a
-      WHERE a.user_id = :user AND a.grid_id = w.grid_id
+      WHERE a.user_id = :user AND a.grid_id IN (w.grid_id, then_.grid_id)
         AND a.valid_from <= w.at AND (a.valid_to IS NULL OR a.valid_to > w.at))
     """
 )
@@ -87,6 +98,8 @@ def authorizer(principal: Principal, scope: Scope) -> AuthorizeFn:
                         "grids": [c.grid_id for c in later],
                         "ats": [c.edited_at for c in later],
                         "idx": list(range(len(later))),
+                        "types": [c.record_type for c in later],
+                        "ids": [c.record_id for c in later],
                         "user": principal.user_id,
                     },
                 )
