@@ -16,11 +16,13 @@ from server.privacy.masking import FieldClass, present
 from server.registry import placement
 from server.registry.placement import FromAnchor, FromPoint
 from server.registry.services import personal
+from server.registry.services.incidents import show_party
 from server.registry.services.persons import SPECIAL_FIELDS
+from server.registry.validators import check_mobile
 from server.syncapi.hooks import build_registry
 from server.syncapi.record_types import BY_NAME, Sealed
 from server.syncapi.sealing import keyed_hash, open_stored, seal_stable
-from server.syncapi.translate import _ewkt, schema_errors
+from server.syncapi.translate import _ewkt, schema_errors, sealed_parties
 from sync.ops import JSON
 from sync.resolve import CannotResolve, ConflictNotOpen, How, resolve_conflict
 from sync.tables import conflicts
@@ -41,7 +43,17 @@ SEALED_CLASSES = {
     "owner_id_number": FieldClass.OWNER_IDENTITY,
     "owner_phone": FieldClass.OWNER_IDENTITY,
     "security_officer_phone": FieldClass.PHONE,
+    "reporter_phone_enc": FieldClass.PHONE,
 }
+# The reporter phone is pushed inside the `reporter` composite, but its two columns conflict
+# like any sealed field: the hash hidden, both resolved together, an edit sealed and hashed.
+REPORTER_PHONE = Sealed(
+    "reporter_phone_enc",
+    "reporter_phone_enc",
+    "reporter_phone_hash",
+    personal.REPORTER_PHONE,
+    lambda value, fields: check_mobile(value),
+)
 
 
 class ConflictClosed(Conflict):
@@ -54,7 +66,10 @@ class ConflictClosed(Conflict):
 def _sealed(record_type: str, column: str | None) -> tuple[Sealed | None, bool]:
     """The sealed field a column belongs to, and whether the column is its hash."""
     sync_type = BY_NAME.get(record_type)
-    for spec in sync_type.sealed if sync_type else ():
+    specs = sync_type.sealed if sync_type else ()
+    if record_type == "incident":
+        specs = (*specs, REPORTER_PHONE)
+    for spec in specs:
         if column == spec.enc:
             return spec, False
         if column == spec.hash:
@@ -87,27 +102,14 @@ def _show(role: Role, record_type: str, column: str | None, value: JSON) -> JSON
     if record_type == "person_special_population" and column in SPECIAL_FIELDS:
         # Correction, drug use, mental illness: never shown to a role the policy hides them from.
         return value if personal.may_see(role, FieldClass.SPECIAL_POPULATION) else None
-    if (record_type, column) == ("incident", "reporter_phone_enc"):
-        return present(role, FieldClass.PHONE, open_stored(value, personal.REPORTER_PHONE))
     if (record_type, column) == ("incident", "parties") and isinstance(value, list):
-        return [_party(role, party) for party in value]
+        return [show_party(role, party) for party in value]
     cls = PERSONAL_COLUMNS.get((record_type, column))
     if cls is not None and isinstance(value, str):
         return present(role, cls, value)
     if cls is not None and value is not None:
         return None
     return value
-
-
-def _party(role: Role, party: JSON) -> JSON:
-    if not isinstance(party, dict):
-        return None
-    name, phone = party.get("name"), party.get("phone")
-    return {
-        **party,
-        "name": present(role, FieldClass.PERSON_NAME, name) if isinstance(name, str) else None,
-        "phone": present(role, FieldClass.PHONE, phone) if isinstance(phone, str) else None,
-    }
 
 
 def _in_scope(scope: Scope) -> sa.ColumnElement[bool]:
@@ -118,6 +120,7 @@ def list_open(principal: Principal, status: str) -> dict[str, Any]:
     """Conflicts in the caller's grids (hash columns travel with their encrypted field)."""
     scope = resolve_scope(principal)
     hash_columns = [s.hash for t in BY_NAME.values() for s in t.sealed if s.hash]
+    hash_columns.append(str(REPORTER_PHONE.hash))
     rows = db.session.execute(
         sa.select(conflicts, User.username)
         .outerjoin(User, User.id == conflicts.c.user_id)
@@ -163,6 +166,8 @@ def _edit_value(record_type: str, column: str, value: JSON) -> JSON:
     errors = schema_errors(sync_type, {column: value}) if column in sync_type.wire_fields else {}
     if errors:
         raise InvalidInput(errors)
+    if (record_type, column) == ("incident", "parties"):
+        return sealed_parties(value)
     return _ewkt(value) if column == "point" else value
 
 

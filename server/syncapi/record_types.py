@@ -234,7 +234,14 @@ SYNC_TYPES: tuple[SyncType, ...] = (
             "photo_sha256": [],
             "reporter_anonymous": False,
         },
-        composite={"reporter": ("reporter_name", "reporter_phone_enc", "reporter_anonymous")},
+        composite={
+            "reporter": (
+                "reporter_name",
+                "reporter_phone_enc",
+                "reporter_phone_hash",
+                "reporter_anonymous",
+            )
+        },
     ),
     SyncType(
         "task",

@@ -18,6 +18,7 @@ from marshmallow import Schema, ValidationError
 
 from server.registry.services import personal
 from server.registry.services.addresses import PARTS, normalize_address_text
+from server.registry.services.incidents import seal_party
 from server.syncapi.record_types import BY_NAME, Sealed, SyncType
 from server.syncapi.sealing import keyed_hash, seal_stable
 from sync.ops import JSON, Op, OpKind
@@ -78,14 +79,30 @@ def _reporter(value: JSON, errors: dict[str, list[str]]) -> dict[str, JSON]:
         return {}
     anonymous = bool(value.get("anonymous"))
     phone = None if anonymous else value.get("phone")
-    sealed = None
+    sealed = digest = None
     if phone is not None:
-        sealed = seal_stable(str(phone).strip(), personal.REPORTER_PHONE)
+        normalized = str(phone).strip()
+        sealed = seal_stable(normalized, personal.REPORTER_PHONE)
+        digest = keyed_hash(normalized, personal.REPORTER_PHONE)
     return {
         "reporter_anonymous": anonymous,
         "reporter_name": None if anonymous else value.get("name"),
         "reporter_phone_enc": sealed,
+        "reporter_phone_hash": digest,
     }
+
+
+def _stable_blob(value: str, context: str) -> bytes:
+    return bytes.fromhex(seal_stable(value, context)[2:])
+
+
+def sealed_parties(value: JSON) -> JSON:
+    """Incident parties with each phone sealed deterministically (a replayed op hashes the same);
+    a malformed list is kept for the schema check to reject, its phones sealed all the same."""
+    if not isinstance(value, list):
+        return value
+    sealed: JSON = [seal_party(party, _stable_blob) for party in value]
+    return sealed
 
 
 @dataclass(frozen=True)
@@ -110,6 +127,8 @@ def _columns_for(
         return _seal(sealed[name], value, op.fields, errors)
     if name == "reporter" and "reporter" in sync_type.composite:
         return _reporter(value, errors)
+    if name == "parties" and sync_type.name == "incident":
+        return {"parties": sealed_parties(value)}
     if name == "point":
         return {"point": _ewkt(value)}
     if name == "full_text" and sync_type.name == "address" and isinstance(value, str):

@@ -40,6 +40,7 @@ class Incident(RecordColumns, db.Model):  # type: ignore[name-defined,misc]
     parties: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     reporter_name: Mapped[str | None] = mapped_column(String(50))
     reporter_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reporter_phone_hash: Mapped[str | None] = mapped_column(String(64))
     reporter_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     photo_sha256: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
     status: Mapped[str] = mapped_column(String(20), default="reported")
