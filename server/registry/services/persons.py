@@ -32,10 +32,10 @@ from server.registry.services.records import (
     jsonable,
     reference,
     tombstone_children,
-    unit_of_work,
     visible,
 )
 from server.registry.validators import birth_date_of, check_citizen_id, check_mobile
+from server.transaction import transaction
 
 TABLE: Table = Person.__table__
 SPECIAL: Table = SpecialPopulation.__table__
@@ -208,7 +208,7 @@ def reveal_field(
 ) -> dict[str, Any]:
     """The full ID number or phone of a person in scope, with a stated reason (audited)."""
     caller = caller_for(principal)
-    with unit_of_work():
+    with transaction():
         row = fetch_visible(TABLE, caller, person_id)
         if field not in REVEALABLE:
             raise InvalidInput({"field": ["Only id_number or phone can be revealed."]})

@@ -32,9 +32,9 @@ from server.registry.services.records import (
     encode_cursor,
     fetch_visible,
     jsonable,
-    unit_of_work,
     visible,
 )
+from server.transaction import transaction
 
 
 def _load(schema: type[Schema], payload: Any, *, partial: bool) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def list_records(
         if resource.by_id_number is None:
             raise InvalidInput({"id_number": ["This list cannot be searched by ID number."]})
         where = and_(where, resource.by_id_number(table, id_number))
-    with unit_of_work():
+    with transaction():
         total = db.session.scalar(select(func.count()).select_from(table).where(where)) or 0
         page = select(*columns(table)).where(where)
         if cursor:
@@ -107,7 +107,7 @@ def list_records(
 def get_record(resource: Resource, principal: Principal, record_id: uuid.UUID) -> dict[str, Any]:
     """One record the caller may see (404 otherwise); personal reads leave an audit row."""
     caller = caller_for(principal)
-    with unit_of_work():
+    with transaction():
         row = fetch_visible(resource.table, caller, record_id)
         body = resource.present(caller, [row])[0]
         if resource.audit_reads:
@@ -140,7 +140,7 @@ def create_record(resource: Resource, principal: Principal, payload: Any) -> dic
     record_id: uuid.UUID = data.pop("id", None) or uuid.uuid4()
     table = resource.table
     user = principal.user_id
-    with unit_of_work():
+    with transaction():
         if db.session.scalar(select(table.c.id).where(table.c.id == record_id)) is not None:
             raise Duplicate("A record with this id already exists.")
         prepared = resource.prepare(caller, data, None)
@@ -182,7 +182,7 @@ def update_record(
     """Apply a partial change if `expected_version` is current (version + 1 in SQL)."""
     caller = caller_for(principal)
     table = resource.table
-    with unit_of_work():
+    with transaction():
         current = fetch_visible(table, caller, record_id)
         if not isinstance(payload, Mapping):
             raise InvalidInput({"_schema": ["Expected a JSON object."]})
@@ -230,7 +230,7 @@ def delete_record(
     """Tombstone a record (deleted_at/by, version + 1); it is never removed from the table."""
     caller = caller_for(principal)
     table = resource.table
-    with unit_of_work():
+    with transaction():
         fetch_visible(table, caller, record_id)
         expected = _expected_version({"expected_version": expected_version})
         row = (

@@ -11,8 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -233,17 +232,6 @@ def base_fields(row: RowMapping) -> dict[str, Any]:
         "updated_at": jsonable(row["updated_at"]),
         "updated_by": jsonable(row["updated_by"]),
     }
-
-
-@contextmanager
-def unit_of_work() -> Iterator[None]:
-    """One commit for the use case; any error rolls everything back."""
-    try:
-        yield
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def encode_cursor(last_id: uuid.UUID) -> str:
