@@ -97,6 +97,15 @@ def owner_engine(database_urls: tuple[URL, URL]) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def admin_engine() -> Iterator[Engine]:
+    """An engine connected as the cluster admin to the test database (to terminate sessions)."""
+    _, owner, admin = _test_urls()
+    engine = create_engine(admin.set(database=owner.database), isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
 def _truncate_all(engine: Engine) -> None:
     with engine.begin() as conn:
         tables = [

@@ -1,9 +1,10 @@
-"""kill -9 of the server process in the middle of a 500-op push: all or nothing, then exactly once.
+"""A 500-op push killed midway: all or nothing, then exactly once.
 
 The app runs under gunicorn as a subprocess against the test database. A phone pushes one
 500-op batch from a thread; as soon as PostgreSQL shows the push's transaction holding the
-device's lock and having written, the whole server is SIGKILLed. After a restart, the batch is
-either wholly applied or not at all, and the phone's retry of the same batch lands every op once.
+device's lock and having written, either the whole server is SIGKILLed (then restarted) or the
+push's database session is terminated under it (the server keeps running). Either way the batch
+is wholly applied or not at all, and the phone's retry of the same batch lands every op once.
 """
 
 from __future__ import annotations
@@ -66,42 +67,81 @@ def _wait_for(engine: Engine, query: sa.TextClause, timeout: float) -> bool:
     return False
 
 
-def test_a_server_killed_mid_push_applies_all_or_nothing_and_the_retry_lands_once(
-    app: Flask, database_urls: tuple[URL, URL], owner_engine: Engine
-) -> None:
+_PUSH_BACKENDS = sa.text(
+    """
+    SELECT pg_terminate_backend(a.pid) FROM pg_locks AS a
+    WHERE a.locktype = 'advisory' AND a.granted
+      AND a.database = (SELECT oid FROM pg_database WHERE datname = :database)
+    """
+)
+
+
+def _phone_with_a_batch(url: str, token: str) -> tuple[Phone, HttpTransport, list[str]]:
+    """A phone of the test grid holding OPS queued address creates (~1 KB each)."""
+    transport = HttpTransport(url, timeout=120)
+    transport.access_token = token
+    phone = Phone(Store(), transport, "kill-phone")
+    ids = [
+        phone.create(
+            "address",
+            {
+                "kind": "door",
+                "street": f"长安南路{n}号街区" + "巷" * 80,
+                "full_text": f"陕西省西安市长安南路{n}号" + "地址说明" * 60,
+                "point": {"type": "Point", "coordinates": [108.901 + n * 1e-5, 34.205]},
+            },
+        )
+        for n in range(OPS)
+    ]
+    return phone, transport, ids
+
+
+def _push_in_background(phone: Phone) -> tuple[threading.Thread, dict[str, Any]]:
+    outcome: dict[str, Any] = {}
+
+    def push() -> None:
+        try:
+            outcome["results"] = phone.api.push(phone.store.queue(OPS))
+        except TransportError as error:
+            outcome["error"] = error
+
+    pusher = threading.Thread(target=push)
+    pusher.start()
+    return pusher, outcome
+
+
+def _worker_token() -> str:
     tree = make_org_tree()
     grid = make_grid(tree.community, square_wkt(108.90, 34.20))
     user = make_user(Role.WORKER)
     assign_worker(user, grid)
-    token = auth_headers(user, "kill-phone")["Authorization"].removeprefix("Bearer ")
+    return auth_headers(user, "kill-phone")["Authorization"].removeprefix("Bearer ")
+
+
+def _assert_landed_once(phone: Phone, report: Any, owner_engine: Engine, ids: list[str]) -> None:
+    assert phone.store.queue() == []
+    assert len(phone.store.results()) == OPS
+    assert sum(report.statuses.values()) == OPS
+    assert set(report.statuses) == {"applied"}
+    assert _counts(owner_engine, ids) == (OPS, OPS)
+    with owner_engine.connect() as conn:
+        entries = conn.scalar(
+            sa.text("SELECT count(*) FROM change_log WHERE record_id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": ids},
+        )
+    assert entries == OPS
+    assert sorted(k[1] for k in phone.store.visible()) == sorted(ids)
+
+
+def test_a_server_killed_mid_push_applies_all_or_nothing_and_the_retry_lands_once(
+    app: Flask, database_urls: tuple[URL, URL], owner_engine: Engine
+) -> None:
+    token = _worker_token()
     server = ServerProcess(database_urls[0], free_port())
     server.start()
     try:
-        transport = HttpTransport(server.url, timeout=120)
-        transport.access_token = token
-        phone = Phone(Store(), transport, "kill-phone")
-        ids = [
-            phone.create(
-                "address",
-                {
-                    "kind": "door",
-                    "street": f"长安南路{n}号街区" + "巷" * 80,
-                    "full_text": f"陕西省西安市长安南路{n}号" + "地址说明" * 60,
-                    "point": {"type": "Point", "coordinates": [108.901 + n * 1e-5, 34.205]},
-                },
-            )
-            for n in range(OPS)
-        ]
-        outcome: dict[str, Any] = {}
-
-        def push() -> None:
-            try:
-                outcome["results"] = phone.api.push(phone.store.queue(OPS))
-            except TransportError as error:
-                outcome["error"] = error
-
-        pusher = threading.Thread(target=push)
-        pusher.start()
+        phone, transport, ids = _phone_with_a_batch(server.url, token)
+        pusher, outcome = _push_in_background(phone)
         assert _wait_for(owner_engine, _PUSH_IN_FLIGHT, timeout=60), (outcome, server.log())
         server.kill()
         pusher.join(timeout=60)
@@ -117,17 +157,33 @@ def test_a_server_killed_mid_push_applies_all_or_nothing_and_the_retry_lands_onc
         report = phone.sync()
     finally:
         server.kill()
+    _assert_landed_once(phone, report, owner_engine, ids)
 
-    assert phone.store.queue() == []
-    results = phone.store.results()
-    assert len(results) == OPS
-    assert sum(report.statuses.values()) == OPS
-    assert set(report.statuses) == {"applied"}
-    assert _counts(owner_engine, ids) == (OPS, OPS)
-    with owner_engine.connect() as conn:
-        entries = conn.scalar(
-            sa.text("SELECT count(*) FROM change_log WHERE record_id = ANY(CAST(:ids AS uuid[]))"),
-            {"ids": ids},
-        )
-    assert entries == OPS
-    assert sorted(k[1] for k in phone.store.visible()) == sorted(ids)
+
+def test_a_push_whose_database_session_dies_applies_nothing_and_the_retry_lands_once(
+    app: Flask, database_urls: tuple[URL, URL], owner_engine: Engine, admin_engine: Engine
+) -> None:
+    token = _worker_token()
+    server = ServerProcess(database_urls[0], free_port())
+    server.start()
+    try:
+        phone, _, ids = _phone_with_a_batch(server.url, token)
+        # The change log locked against writers: the push stops at its first tracked write,
+        # inside its transaction, and stays there until its session is terminated.
+        with owner_engine.connect() as blocker:
+            blocker.execute(sa.text("LOCK TABLE change_log IN EXCLUSIVE MODE"))
+            pusher, outcome = _push_in_background(phone)
+            assert _wait_for(owner_engine, _PUSH_IN_FLIGHT, timeout=60), (outcome, server.log())
+            with admin_engine.connect() as conn:
+                killed = conn.execute(_PUSH_BACKENDS, {"database": database_urls[0].database}).all()
+            blocker.rollback()
+        pusher.join(timeout=60)
+        assert killed == [(True,)]
+        assert "error" in outcome, "the push finished before its session died: nothing was tested"
+        assert _counts(owner_engine, ids) == (0, 0)
+
+        # The same server process, with its pool's dead connection: the retry goes through.
+        report = phone.sync()
+    finally:
+        server.kill()
+    _assert_landed_once(phone, report, owner_engine, ids)
