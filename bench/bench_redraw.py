@@ -1,7 +1,7 @@
 """Redraw of 50 grids over a 1M-record district, against a raw PostGIS reassignment.
 
 Both run in one process on one private database (created and dropped here, like the tests'):
-- value: `server.redraw.apply.apply_draft` (plan, preview count, grids, `place()` per table,
+- value: `server.redraw.apply.apply_draft` (plan, move estimate, grids, one UPDATE per table,
   change log through the triggers, audit, commit);
 - baseline: the same reassignment as bare SQL on copies of the same tables taken before the
   apply (same indexes, no triggers): one `UPDATE … FROM grid_versions WHERE ST_Covers` for the
@@ -297,7 +297,7 @@ def measure(app: Flask, owner: sa.Engine, spec: DistrictSpec) -> list[Figure]:
         cursor, _ = _pull_all(registry, device, [phone_grid], None)
         cursor, before = _pull_all(registry, device, [phone_grid], cursor)
         draft = create_draft(admin, community, shifted_borders(district, REDRAWN), [])
-        with timed("apply_draft (plan, preview count, write, change log, commit)") as t_apply:
+        with timed("apply_draft (plan, move estimate, write, change log, commit)") as t_apply:
             result = apply_draft(admin, draft.id, 1)
         assert isinstance(result, dict)
         applied = _applied_moves(result)

@@ -73,6 +73,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "GRID_OVERLAP_TOLERANCE_M2": float(env.get("GRIDWORK_OVERLAP_TOLERANCE_M2", "1.0")),
         # A redraw moving more records than this is applied by a background job (202).
         "REDRAW_SYNC_LIMIT": _int(env, "GRIDWORK_REDRAW_SYNC_LIMIT", 20000),
+        # A redraw job's worker renews its lease every third of this; a job whose lease ran
+        # out (and whose draft no transaction holds) is reported failed with `worker_lost`.
+        "REDRAW_JOB_LEASE_SECONDS": _int(env, "GRIDWORK_REDRAW_JOB_LEASE_SECONDS", 60),
         # "minlng,minlat,maxlng,maxlat" (WGS84); boundaries and points must lie inside it.
         "DISTRICT_EXTENT": env.get("GRIDWORK_DISTRICT_EXTENT", "108.3,34.0,109.1,34.6"),
         # Unmasked field views per user per day (Asia/Shanghai), counted from the audit log.

@@ -2,15 +2,14 @@
 
 The community row is locked (SELECT … FOR UPDATE) for the whole apply, so of two admins applying
 drafts of one community the second waits, then finds the boundary version moved (409) and
-changes nothing. A redraw that would move more than REDRAW_SYNC_LIMIT records is handed to a
-background job (see `jobs`), which runs the same steps in its own transaction.
+changes nothing. A redraw that would likely move more than REDRAW_SYNC_LIMIT records (a cheap
+area-based guess, not the preview's exact count) is handed to a background job (see `jobs`),
+which runs the same steps in its own transaction.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
@@ -24,12 +23,10 @@ from server.hierarchy.boundaries import stored_geometry
 from server.hierarchy.models import Grid, GridAssignment, GridKind, GridVersion, OrgUnit
 from server.redraw import jobs, report
 from server.redraw.models import DraftStatus, JobStatus, RedrawDraft, RedrawJob
-from server.redraw.moves import MoveCount, candidates, in_ids, table
 from server.redraw.plan import Plan, display_key, make_plan
-from server.redraw.preview import area_of, moved_count, refuse_invalid
-from server.registry.placement import ORDER, place
-
-Progress = Callable[[int, int], None]
+from server.redraw.preview import likely_moves_more_than, refuse_invalid
+from server.redraw.records import Progress, place_records
+from server.registry.placement import ORDER
 
 
 def _no_progress(done: int, total: int) -> None:
@@ -78,7 +75,7 @@ def apply_draft(
         community = _lock_community(draft, expected_boundary_version)
         plan = make_plan(community, draft.content)
         refuse_invalid(plan)
-        if moved_count(plan) > int(current_app.config["REDRAW_SYNC_LIMIT"]):
+        if likely_moves_more_than(plan, int(current_app.config["REDRAW_SYNC_LIMIT"])):
             job = RedrawJob(
                 id=uuid.uuid4(),
                 draft_id=draft.id,
@@ -87,6 +84,7 @@ def apply_draft(
                 tables_done=0,
                 tables_total=len(ORDER),
                 created_by=principal.user_id,
+                lease_expires_at=func.now() + jobs.lease(),
             )
             draft.status = DraftStatus.APPLYING.value
             db.session.add(job)
@@ -108,6 +106,11 @@ def apply_job(job_id: uuid.UUID, principal: Principal, progress: Progress) -> No
         if job is None:
             raise NotFound("No such redraw job.")
         draft = _lock_draft(job.draft_id, DraftStatus.APPLYING)
+        # Holding the draft, re-read the job: one declared lost before we got here must not
+        # apply (its draft may already be applying again under a newer job).
+        db.session.refresh(job)
+        if job.status != JobStatus.RUNNING:
+            raise Conflict(f"The job is {job.status}, not running.")
         community = _lock_community(draft, job.expected_boundary_version)
         plan = make_plan(community, draft.content)
         refuse_invalid(plan)
@@ -127,7 +130,7 @@ def write_redraw(
     """Every write of a redraw, uncommitted: grids, records, version, audit, the draft."""
     community = plan.community
     created, ended = _write_grids(plan, principal)
-    counts = _place_records(plan, progress)
+    counts = place_records(plan, progress)
     community.boundary_version += 1
     new_keys = {gid: (display_key(key), plan.codes[key]) for key, gid in created.items()}
     rows = report.move_rows(counts, new_keys)
@@ -173,12 +176,15 @@ def _write_grids(plan: Plan, principal: Principal) -> tuple[dict[str, uuid.UUID]
     )
     ids: dict[str, uuid.UUID] = {}
     created: dict[str, uuid.UUID] = {}
+    reshaped = [g.grid_id for g in plan.grids if g.grid_id is not None]
+    # One statement for every reshaped grid (a redraw may hold all of a community's 50 or more).
+    db.session.execute(update(Grid).where(Grid.id.in_(reshaped)).values(version=Grid.version + 1))
     for grid in plan.grids:
         if grid.grid_id is not None:
-            values: dict[str, Any] = {"version": Grid.version + 1}
             if grid.name:
-                values["name"] = grid.name
-            db.session.execute(update(Grid).where(Grid.id == grid.grid_id).values(values))
+                db.session.execute(
+                    update(Grid).where(Grid.id == grid.grid_id).values(name=grid.name)
+                )
             ids[grid.key] = grid.grid_id
             continue
         code = plan.codes[grid.key]
@@ -212,33 +218,6 @@ def _write_grids(plan: Plan, principal: Principal) -> tuple[dict[str, uuid.UUID]
         )
     db.session.flush()
     return created, ended
-
-
-def _place_records(plan: Plan, progress: Progress) -> list[MoveCount]:
-    """Re-place the records of the affected area table by table (anchors first); count moves."""
-    area = area_of(plan)
-    changed: dict[str, list[uuid.UUID]] = {}
-    counts: Counter[tuple[str, uuid.UUID | None, uuid.UUID | None]] = Counter()
-
-    def moved_in(anchor: str, column: Any) -> Any:
-        return in_ids(column, changed.get(anchor, []))
-
-    for done, name in enumerate(ORDER, start=1):
-        rows = table(name)
-        where = candidates(name, rows, area, moved_in, plan.retire)
-        # .all() first: a Result has keys(), which dict() would take for a mapping's.
-        before = dict(
-            db.session.execute(select(rows.c.id, rows.c.grid_id).where(where)).tuples().all()
-        )
-        changed[name] = place(name, where=where, bump=True)
-        after = db.session.execute(
-            select(rows.c.id, rows.c.grid_id).where(in_ids(rows.c.id, changed[name]))
-        ).tuples()
-        for record_id, grid_id in after:
-            if before[record_id] != grid_id:
-                counts[(name, before[record_id], grid_id)] += 1
-        progress(done, len(ORDER))
-    return [(name, old, new, n) for (name, old, new), n in counts.items()]
 
 
 def _jsonable(value: Any) -> Any:

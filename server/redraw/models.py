@@ -60,7 +60,8 @@ class RedrawDraft(db.Model):  # type: ignore[name-defined,misc]
 
 
 class RedrawJob(db.Model):  # type: ignore[name-defined,misc]
-    """A redraw applied in the background: status, tables placed so far, and the result."""
+    """A redraw applied in the background: status, tables placed so far, the result, and the
+    lease its worker renews (a queued or running job whose lease ran out has lost its worker)."""
 
     __tablename__ = "redraw_jobs"
 
@@ -76,6 +77,9 @@ class RedrawJob(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Renewed by the worker while it runs (see `jobs`); once it has passed, the worker is gone.
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint(

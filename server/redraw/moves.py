@@ -10,7 +10,7 @@ grid covering it among the grids as they will be; an anchored row follows its an
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +102,14 @@ def candidates(
     if retired:
         clauses.append(in_ids(rows.c.grid_id, retired))
     return and_(rows.c.deleted_at.is_(None), or_(*clauses))
+
+
+def may_have_candidates(name: str, moved: Mapping[str, int], retired: Sequence[uuid.UUID]) -> bool:
+    """False when `candidates` of `name` is sure to select nothing: no point of its own, no
+    anchor with rows written (`moved`: rows per table), no retired grid."""
+    return bool(retired) or any(
+        isinstance(rule, FromPoint) or bool(moved.get(rule.anchor)) for rule in RULES[name]
+    )
 
 
 def _after_grids(area: Area, drafted: Sequence[AfterGrid], replaced: Sequence[uuid.UUID]) -> CTE:

@@ -85,6 +85,17 @@ class Plan:
         new = [geom for geom in self.verdict.geometries.values() if geom is not None]
         return shapely.union_all([*old, *new])
 
+    def changed_area(self) -> BaseGeometry:
+        """Where the covering grid changes: each drafted grid's gain, and every retired grid."""
+        gains = [
+            self.new_geometry(g.key)
+            if g.grid_id is None
+            else self.new_geometry(g.key).difference(self.current[str(g.grid_id)].geom)
+            for g in self.grids
+        ]
+        retired = [self.current[str(gid)].geom for gid in self.retire]
+        return shapely.union_all([*gains, *retired])
+
 
 def display_key(key: str) -> str:
     """The key as the client wrote it: a grid id, or the new grid's own key."""

@@ -9,13 +9,14 @@ import uuid
 from typing import Any
 
 import shapely
-from sqlalchemy import text
+from sqlalchemy import func, literal, select, text
 
 from server.errors import InvalidInput
 from server.extensions import db
 from server.redraw import report
-from server.redraw.moves import AfterGrid, Area, MoveCount, count_moves
+from server.redraw.moves import AfterGrid, Area, MoveCount, count_moves, in_ids, table
 from server.redraw.plan import Plan, display_key, problem_dict
+from server.registry.placement import ORDER
 
 
 def refuse_invalid(plan: Plan) -> None:
@@ -51,10 +52,32 @@ def predicted_moves(plan: Plan) -> tuple[list[MoveCount], dict[uuid.UUID, tuple[
     return counts, new_keys
 
 
-def moved_count(plan: Plan) -> int:
-    """How many records a valid plan would move."""
-    counts, _ = predicted_moves(plan)
-    return sum(n for *_, n in counts)
+def likely_moves_more_than(plan: Plan, limit: int) -> bool:
+    """A cheap guess whether a valid plan moves more than `limit` records.
+
+    Apply uses it to choose between now and a background job; the exact count (the preview's
+    `predicted_moves`) costs about as much as the apply itself. The guess: the records now in
+    the drafted grids, times the share of the affected area whose grid changes. Each table's
+    rows are counted on its (grid_id, id) index, and only up to what could still tip the total
+    over the limit. Records in no grid that the redraw would place are not counted.
+    """
+    affected = plan.affected_area().area
+    share = plan.changed_area().area / affected if affected > 0 else 0.0
+    if share <= 0:
+        return False
+    drafted = plan.drafted_ids()
+    if not drafted:
+        return False
+    enough = limit / share  # rows in the drafted grids that make the guess exceed `limit`
+    seen = 0
+    for name in ORDER:
+        rows = table(name)
+        cap = int(enough - seen) + 1
+        within = select(literal(1)).where(in_ids(rows.c.grid_id, drafted)).limit(cap).subquery()
+        seen += int(db.session.scalar(select(func.count()).select_from(within)) or 0)
+        if seen > enough:
+            return True
+    return False
 
 
 def build_preview(plan: Plan) -> dict[str, Any]:

@@ -147,7 +147,7 @@ class ValidationSchema(Schema):
 
 
 class JobSchema(Schema):
-    """A background apply: status, tables placed so far, and the result or error."""
+    """A background apply: status, tables placed so far, the result or error, and its lease."""
 
     id = fields.UUID()
     draft_id = fields.UUID()
@@ -158,3 +158,5 @@ class JobSchema(Schema):
     created_at = fields.AwareDateTime()
     started_at = fields.AwareDateTime(allow_none=True)
     finished_at = fields.AwareDateTime(allow_none=True)
+    heartbeat_at = fields.AwareDateTime(allow_none=True)
+    lease_expires_at = fields.AwareDateTime(allow_none=True)

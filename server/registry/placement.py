@@ -13,10 +13,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     FromClause,
+    Select,
     Table,
     case,
     func,
@@ -27,6 +29,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.sql.dml import ReturningUpdate
+from sqlalchemy.sql.util import ClauseAdapter
 
 from server.extensions import db
 from server.hierarchy.models import Grid, GridVersion
@@ -99,6 +103,53 @@ def covering_grid(point: ColumnElement[object], name: str) -> FromClause:
     )
 
 
+def _current_grids() -> Select[Any]:
+    gv, g = GridVersion.__table__, Grid.__table__
+    return (
+        select(g.c.id, g.c.path, g.c.code, gv.c.geom)
+        .select_from(gv.join(g, g.c.id == gv.c.grid_id))
+        .where(gv.c.valid_to.is_(None), g.c.retired_at.is_(None))
+    )
+
+
+def _cover_of(point: ColumnElement[Any], column: str) -> ColumnElement[Any]:
+    """A scalar subquery: `column` of the current grid covering `point`, lowest code wins."""
+    grids = _current_grids().subquery()
+    return (
+        select(grids.c[column])
+        .where(func.ST_Covers(grids.c.geom, point))
+        .order_by(grids.c.code)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _covers_near(
+    table: Table,
+    column: str,
+    where: ColumnElement[bool] | None,
+    near: ColumnElement[Any],
+    name: str,
+) -> FromClause:
+    """(id, grid_id, path) of the chosen rows whose point is in `near`, joined grid by grid.
+
+    A grid covering a point inside the box overlaps the box, so these grids are all it needs.
+    """
+    grids = _current_grids().where(GridVersion.__table__.c.geom.bool_op("&&")(near)).subquery()
+    rows = table.alias(f"{name}_rows")
+    point = rows.c[column]
+    query = (
+        select(rows.c.id, grids.c.id.label("grid_id"), grids.c.path)
+        .select_from(grids.join(rows, func.ST_Covers(grids.c.geom, point)))
+        .where(point.bool_op("&&")(near))
+        .distinct(rows.c.id)
+        .order_by(rows.c.id, grids.c.code)
+    )
+    if where is not None:
+        query = query.where(ClauseAdapter(rows).traverse(where))
+    return query.subquery(name)
+
+
 def place(
     table_name: str,
     *,
@@ -111,13 +162,41 @@ def place(
     Only rows whose placement changes are written; with `bump` they also get version + 1 (a
     record that moved is a change the phones must pull). Returns the ids that changed.
     """
+    return list(db.session.scalars(placing(table_name, ids=ids, where=where, bump=bump)))
+
+
+def placing(
+    table_name: str,
+    *,
+    ids: Iterable[uuid.UUID] | None = None,
+    where: ColumnElement[bool] | None = None,
+    bump: bool = False,
+    near: ColumnElement[Any] | None = None,
+) -> ReturningUpdate[tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None]]:
+    """`place`'s UPDATE, unexecuted, returning (id, old_gid, gid) of every row it writes.
+
+    `near` (a box most chosen points lie in, e.g. a redraw's area) lets points be placed grid by
+    grid: each current grid overlapping the box finds its points through their spatial index,
+    about ten times cheaper than looking up the grid of each point in turn. A chosen point
+    outside the box still gets its grid the per-point way.
+    """
     table = _table(table_name)
+    # The rules read the row through an alias: in UPDATE … FROM it holds the values as they were
+    # before this statement, so the old grid comes back from the same statement as the new one.
     src = table.alias("src")
     joined: FromClause = src
     grids: list[tuple[ColumnElement[bool], ColumnElement[object]]] = []
     paths: list[tuple[ColumnElement[bool], ColumnElement[object]]] = []
     for i, rule in enumerate(RULES[table_name]):
-        if isinstance(rule, FromPoint):
+        if isinstance(rule, FromPoint) and near is not None:
+            point = src.c[rule.column]
+            cover = _covers_near(table, rule.column, where, near, f"cover{i}")
+            joined = joined.outerjoin(cover, cover.c.id == src.c.id)
+            present = point.is_not(None)
+            inside = point.bool_op("&&")(near)
+            grids.append((present, case((inside, cover.c.grid_id), else_=_cover_of(point, "id"))))
+            paths.append((present, case((inside, cover.c.path), else_=_cover_of(point, "path"))))
+        elif isinstance(rule, FromPoint):
             cover = covering_grid(src.c[rule.column], f"cover{i}")
             joined = joined.outerjoin(cover, true())
             present = src.c[rule.column].is_not(None)
@@ -132,19 +211,21 @@ def place(
     empty_path = literal([], ARRAY(UUID(as_uuid=True)))
     query = select(
         src.c.id.label("rid"),
+        src.c.grid_id.label("old_gid"),
         case(*grids, else_=None).label("gid"),
         func.coalesce(case(*paths, else_=None), empty_path).label("gpath"),
     ).select_from(joined)
     if ids is not None:
         query = query.where(src.c.id.in_(list(ids)))
     if where is not None:
-        # `where` is written against the real table; restate it on the alias.
-        query = query.where(src.c.id.in_(select(table.c.id).where(where)))
+        # `where` is written against the real table; restated on the alias, so the candidates
+        # are read once (by their own index) rather than again through `id IN (SELECT …)`.
+        query = query.where(ClauseAdapter(src).traverse(where))
     placed = query.subquery("placed")
     values: dict[str, object] = {"grid_id": placed.c.gid, "scope_path": placed.c.gpath}
     if bump:
         values.update(version=table.c.version + 1, updated_at=func.now())
-    statement = (
+    return (
         update(table)
         .where(
             table.c.id == placed.c.rid,
@@ -154,9 +235,8 @@ def place(
             ),
         )
         .values(values)
-        .returning(table.c.id)
+        .returning(table.c.id, placed.c.old_gid.label("old_gid"), table.c.grid_id.label("gid"))
     )
-    return list(db.session.scalars(statement))
 
 
 def place_with_dependents(table_name: str, ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
