@@ -1,7 +1,9 @@
-"""Writing audit entries inside the caller's transaction, and searching them for auditors."""
+"""Writing audit entries (inside the caller's transaction, or for refused attempts in their own),
+and searching them for auditors."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Sequence
@@ -10,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from flask import g, has_app_context
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.exc import StatementError
 
 from server.audit.models import AuditEntry
 from server.auth.models import Role
@@ -24,6 +27,9 @@ _ID_NUMBER_RUN = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z
 _PHONE_RUN = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 SEARCH_LIMIT_MAX = 200
+REFUSED = "refused"
+
+log = logging.getLogger(__name__)
 
 
 def scrub(text: str) -> str:
@@ -60,6 +66,31 @@ def _context_principal() -> Principal | None:
     return principal if isinstance(principal, Principal) else None
 
 
+def _entry_values(
+    action: str,
+    record_type: str,
+    record_ids: Sequence[uuid.UUID],
+    *,
+    reason: str | None,
+    result: str,
+    detail: dict[str, Any] | None,
+    actor: Principal | Actor | None,
+) -> dict[str, Any]:
+    principal = actor or _context_principal()
+    return {
+        "actor_id": principal.user_id if principal else None,
+        "actor_role": principal.role.value if principal else None,
+        "device_id": principal.device_id if principal else None,
+        "action": action,
+        "record_type": record_type,
+        "record_ids": list(record_ids),
+        "reason": scrub(reason) if reason else None,
+        "result": result,
+        "request_id": g.get("request_id") if has_app_context() else None,
+        "detail": _scrub_value(detail) if detail else None,
+    }
+
+
 def record_access(
     action: str,
     record_type: str,
@@ -76,20 +107,64 @@ def record_access(
     transaction: an action that rolls back leaves no entry, and no entry is lost for one that
     commits.
     """
-    principal = actor or _context_principal()
-    entry = AuditEntry(
-        actor_id=principal.user_id if principal else None,
-        actor_role=principal.role.value if principal else None,
-        device_id=principal.device_id if principal else None,
-        action=action,
-        record_type=record_type,
-        record_ids=list(record_ids),
-        reason=scrub(reason) if reason else None,
+    values = _entry_values(
+        action,
+        record_type,
+        record_ids,
+        reason=reason,
         result=result,
-        request_id=g.get("request_id") if has_app_context() else None,
-        detail=_scrub_value(detail) if detail else None,
+        detail=detail,
+        actor=actor,
     )
-    db.session.add(entry)
+    db.session.add(AuditEntry(**values))
+
+
+def record_refusal(
+    action: str,
+    record_type: str,
+    record_ids: Sequence[uuid.UUID],
+    *,
+    why: str,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
+    actor: Principal | Actor | None = None,
+) -> None:
+    """Audit a refused attempt (result "refused", detail.reason = `why`) and commit it now.
+
+    A refusal is raised as an error, which rolls the request's transaction back, and a row added
+    by `record_access` would roll back with it. So this row is written on a connection of its
+    own, in a transaction of its own that commits at once: it survives the request's rollback
+    and never commits the request's half-done work (that stays on db.session's connection).
+
+    Never raises: the refusal has already kept the data back, and failing the request instead
+    would turn a 404 or 429 into a 500 for this caller only, which itself tells them something.
+    A failed write is logged at ERROR (without the database's message, which may quote values).
+    """
+    values = _entry_values(
+        action,
+        record_type,
+        record_ids,
+        reason=reason,
+        result=REFUSED,
+        detail={**(detail or {}), "reason": why},
+        actor=actor,
+    )
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(insert(AuditEntry).values(**values))
+    except Exception as exc:
+        # Any failure at all: the caller's refusal must go out exactly as it would have.
+        cause = exc.orig if isinstance(exc, StatementError) else exc
+        log.error(
+            "refused attempt not audited",
+            extra={
+                "action": action,
+                "record_type": record_type,
+                "refusal": why,
+                "error_type": type(cause or exc).__name__,
+                "sqlstate": getattr(cause, "sqlstate", None),
+            },
+        )
 
 
 @dataclass(frozen=True)

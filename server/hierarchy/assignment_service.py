@@ -1,10 +1,15 @@
 """Use cases for assignments: workers to grids, dispatchers to org units. History is kept:
-ending an assignment sets its valid_to; scope reads the open ones on every request."""
+ending an assignment sets its valid_to; scope reads the open ones on every request.
+
+Both kinds share one start / end / list; `AssignmentKind` holds the little that differs.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -19,11 +24,37 @@ from server.transaction import transaction
 
 A = TypeVar("A", GridAssignment, OrgAssignment)
 
-# The audit log's name for each kind of assignment.
-_RECORD_TYPE: dict[type[Any], str] = {
-    GridAssignment: "grid_assignment",
-    OrgAssignment: "org_assignment",
-}
+
+@dataclass(frozen=True)
+class AssignmentKind(Generic[A]):
+    """What differs between grid and org-unit assignments."""
+
+    model: type[A]
+    # The column naming what the user is assigned to, also the request field and audit key.
+    target: str
+    target_noun: str
+    # The only role that may hold this kind of assignment.
+    assignee_role: Role
+    # The audit log's name for this kind of assignment.
+    record_type: str
+    target_exists: Callable[[uuid.UUID], bool]
+
+
+def _current_grid(grid_id: uuid.UUID) -> bool:
+    grid = db.session.get(Grid, grid_id)
+    return grid is not None and grid.retired_at is None
+
+
+def _org_unit(org_unit_id: uuid.UUID) -> bool:
+    return db.session.get(OrgUnit, org_unit_id) is not None
+
+
+GRID: AssignmentKind[GridAssignment] = AssignmentKind(
+    GridAssignment, "grid_id", "grid", Role.WORKER, "grid_assignment", _current_grid
+)
+ORG: AssignmentKind[OrgAssignment] = AssignmentKind(
+    OrgAssignment, "org_unit_id", "org unit", Role.DISPATCHER, "org_assignment", _org_unit
+)
 
 
 def _require_user(user_id: uuid.UUID, role: Role) -> User:
@@ -33,7 +64,24 @@ def _require_user(user_id: uuid.UUID, role: Role) -> User:
     return user
 
 
-def _open(assignment: A, duplicate: Any, target: dict[str, uuid.UUID]) -> A:
+def start_assignment(
+    kind: AssignmentKind[A], principal: Principal, user_id: uuid.UUID, target_id: uuid.UUID
+) -> A:
+    """Assign a user to a target; an already-open identical assignment is a conflict."""
+    _require_user(user_id, kind.assignee_role)
+    if not kind.target_exists(target_id):
+        raise InvalidInput({kind.target: [f"No such {kind.target_noun}."]})
+    model = kind.model
+    target_column: Any = getattr(model, kind.target)
+    duplicate = select(model.id).where(
+        model.user_id == user_id, target_column == target_id, model.valid_to.is_(None)
+    )
+    assignment = model(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        assigned_by=principal.user_id,
+        **{kind.target: target_id},
+    )
     try:
         with transaction():
             if db.session.scalar(duplicate) is not None:
@@ -41,9 +89,9 @@ def _open(assignment: A, duplicate: Any, target: dict[str, uuid.UUID]) -> A:
             db.session.add(assignment)
             record_access(
                 "start",
-                _RECORD_TYPE[type(assignment)],
+                kind.record_type,
                 [assignment.id],
-                detail={"user_id": assignment.user_id, **target},
+                detail={"user_id": user_id, kind.target: target_id},
             )
     except IntegrityError as exc:
         # Two admins opening the same assignment at once: the partial unique index decides.
@@ -51,7 +99,9 @@ def _open(assignment: A, duplicate: Any, target: dict[str, uuid.UUID]) -> A:
     return assignment
 
 
-def _end(model: type[A], assignment_id: uuid.UUID) -> A:
+def end_assignment(kind: AssignmentKind[A], assignment_id: uuid.UUID) -> A:
+    """End an open assignment now; its row stays as history."""
+    model = kind.model
     with transaction():
         assignment = db.session.scalar(
             select(model).where(model.id == assignment_id).with_for_update()
@@ -61,7 +111,7 @@ def _end(model: type[A], assignment_id: uuid.UUID) -> A:
         if assignment.valid_to is not None:
             raise Conflict("The assignment has already ended.")
         assignment.valid_to = func.now()
-        record_access("end", _RECORD_TYPE[model], [assignment.id])
+        record_access("end", kind.record_type, [assignment.id])
     return assignment
 
 
@@ -76,28 +126,38 @@ def _own_filter(
     raise Forbidden("Only admins list other users' assignments.")
 
 
+def list_assignments(
+    kind: AssignmentKind[A],
+    principal: Principal,
+    *,
+    user_id: uuid.UUID | None = None,
+    target_id: uuid.UUID | None = None,
+    current: bool | None = None,
+) -> list[A]:
+    """Assignments of one kind, newest first, filtered by user, target and open/ended."""
+    user_id = _own_filter(principal, user_id, kind.assignee_role)
+    model = kind.model
+    query = select(model).order_by(model.valid_from.desc())
+    if user_id is not None:
+        query = query.where(model.user_id == user_id)
+    if target_id is not None:
+        query = query.where(getattr(model, kind.target) == target_id)
+    if current is not None:
+        ended = model.valid_to.is_not(None)
+        query = query.where(~ended if current else ended)
+    return list(db.session.scalars(query))
+
+
 def open_grid_assignment(
     principal: Principal, *, user_id: uuid.UUID, grid_id: uuid.UUID
 ) -> GridAssignment:
     """Assign a worker to a current grid; an already-open identical assignment is a conflict."""
-    _require_user(user_id, Role.WORKER)
-    grid = db.session.get(Grid, grid_id)
-    if grid is None or grid.retired_at is not None:
-        raise InvalidInput({"grid_id": ["No such grid."]})
-    duplicate = select(GridAssignment.id).where(
-        GridAssignment.user_id == user_id,
-        GridAssignment.grid_id == grid_id,
-        GridAssignment.valid_to.is_(None),
-    )
-    assignment = GridAssignment(
-        id=uuid.uuid4(), user_id=user_id, grid_id=grid_id, assigned_by=principal.user_id
-    )
-    return _open(assignment, duplicate, {"grid_id": grid_id})
+    return start_assignment(GRID, principal, user_id, grid_id)
 
 
 def end_grid_assignment(assignment_id: uuid.UUID) -> GridAssignment:
     """End an open grid assignment now."""
-    return _end(GridAssignment, assignment_id)
+    return end_assignment(GRID, assignment_id)
 
 
 def list_grid_assignments(
@@ -108,39 +168,19 @@ def list_grid_assignments(
     current: bool | None = None,
 ) -> list[GridAssignment]:
     """Grid assignments, newest first, filtered by worker, grid and open/ended."""
-    user_id = _own_filter(principal, user_id, Role.WORKER)
-    query = select(GridAssignment).order_by(GridAssignment.valid_from.desc())
-    if user_id is not None:
-        query = query.where(GridAssignment.user_id == user_id)
-    if grid_id is not None:
-        query = query.where(GridAssignment.grid_id == grid_id)
-    if current is not None:
-        ended = GridAssignment.valid_to.is_not(None)
-        query = query.where(~ended if current else ended)
-    return list(db.session.scalars(query))
+    return list_assignments(GRID, principal, user_id=user_id, target_id=grid_id, current=current)
 
 
 def open_org_assignment(
     principal: Principal, *, user_id: uuid.UUID, org_unit_id: uuid.UUID
 ) -> OrgAssignment:
     """Assign a dispatcher to an org unit's subtree; an identical open one is a conflict."""
-    _require_user(user_id, Role.DISPATCHER)
-    if db.session.get(OrgUnit, org_unit_id) is None:
-        raise InvalidInput({"org_unit_id": ["No such org unit."]})
-    duplicate = select(OrgAssignment.id).where(
-        OrgAssignment.user_id == user_id,
-        OrgAssignment.org_unit_id == org_unit_id,
-        OrgAssignment.valid_to.is_(None),
-    )
-    assignment = OrgAssignment(
-        id=uuid.uuid4(), user_id=user_id, org_unit_id=org_unit_id, assigned_by=principal.user_id
-    )
-    return _open(assignment, duplicate, {"org_unit_id": org_unit_id})
+    return start_assignment(ORG, principal, user_id, org_unit_id)
 
 
 def end_org_assignment(assignment_id: uuid.UUID) -> OrgAssignment:
     """End an open org-unit assignment now."""
-    return _end(OrgAssignment, assignment_id)
+    return end_assignment(ORG, assignment_id)
 
 
 def list_org_assignments(
@@ -151,13 +191,4 @@ def list_org_assignments(
     current: bool | None = None,
 ) -> list[OrgAssignment]:
     """Org-unit assignments, newest first, filtered by dispatcher, unit and open/ended."""
-    user_id = _own_filter(principal, user_id, Role.DISPATCHER)
-    query = select(OrgAssignment).order_by(OrgAssignment.valid_from.desc())
-    if user_id is not None:
-        query = query.where(OrgAssignment.user_id == user_id)
-    if org_unit_id is not None:
-        query = query.where(OrgAssignment.org_unit_id == org_unit_id)
-    if current is not None:
-        ended = OrgAssignment.valid_to.is_not(None)
-        query = query.where(~ended if current else ended)
-    return list(db.session.scalars(query))
+    return list_assignments(ORG, principal, user_id=user_id, target_id=org_unit_id, current=current)

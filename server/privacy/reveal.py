@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from flask import current_app
 from sqlalchemy import ColumnClause, DateTime, Float, func, literal_column, select
 
 from server.audit.models import AuditEntry
-from server.audit.service import record_access
+from server.audit.service import record_access, record_refusal
 from server.auth.models import Role
 from server.auth.principal import Principal
-from server.errors import Forbidden, InvalidInput, TooMany
+from server.errors import DomainError, Forbidden, InvalidInput, TooMany
 from server.extensions import db
 from server.privacy.masking import FieldClass, field_class
 
@@ -38,6 +40,8 @@ REVEAL_ROLES: dict[FieldClass, frozenset[Role]] = {
 QUOTA_TIME_ZONE = "Asia/Shanghai"
 REASON_MAX_LENGTH = 500
 
+E = TypeVar("E", bound=DomainError)
+
 _DAY_START: ColumnClause[datetime] = literal_column(
     f"date_trunc('day', now() AT TIME ZONE '{QUOTA_TIME_ZONE}') AT TIME ZONE '{QUOTA_TIME_ZONE}'",
     type_=DateTime(timezone=True),
@@ -49,12 +53,41 @@ _SECONDS_TO_MIDNIGHT: ColumnClause[float] = literal_column(
 )
 
 
-def _checked_reason(reason: str | None) -> str:
+# How much of a requested field name a refusal row keeps (a real one is far shorter).
+FIELD_NAME_MAX = 40
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One reveal request, for auditing its refusal."""
+
+    principal: Principal
+    record_type: str
+    record_id: uuid.UUID
+    field: str
+
+    def refuse(self, error: E, why: str, reason: str | None = None) -> E:
+        """Audit the refusal in its own committed transaction, then hand back `error` to raise."""
+        record_refusal(
+            "reveal",
+            self.record_type,
+            [self.record_id],
+            why=why,
+            reason=reason,
+            detail={"field": self.field[:FIELD_NAME_MAX]},
+            actor=self.principal,
+        )
+        return error
+
+
+def _checked_reason(attempt: _Attempt, reason: str | None) -> str:
     text = (reason or "").strip()
     if not text:
-        raise InvalidInput({"reason": ["State why you need to see this field."]})
+        error = InvalidInput({"reason": ["State why you need to see this field."]})
+        raise attempt.refuse(error, "no_reason")
     if len(text) > REASON_MAX_LENGTH:
-        raise InvalidInput({"reason": [f"At most {REASON_MAX_LENGTH} characters."]})
+        error = InvalidInput({"reason": [f"At most {REASON_MAX_LENGTH} characters."]})
+        raise attempt.refuse(error, "reason_too_long")
     return text
 
 
@@ -71,7 +104,8 @@ def reveals_today(user_id: uuid.UUID) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def _check_quota(principal: Principal) -> None:
+def _check_quota(attempt: _Attempt, reason: str) -> None:
+    principal = attempt.principal
     # Serialize one user's reveals until their transaction ends, so two parallel requests cannot
     # both take the last unit of quota.
     db.session.execute(
@@ -80,10 +114,12 @@ def _check_quota(principal: Principal) -> None:
     used, seconds_left = reveals_today(principal.user_id)
     quota = int(current_app.config.get("REVEAL_DAILY_QUOTA", 20))
     if used >= quota:
-        raise TooMany(
+        error = TooMany(
             f"You have used your {quota} reveals for today.",
             headers={"Retry-After": str(max(seconds_left, 1))},
         )
+        # Refused rows count as "refused", not "ok", so they never use up quota themselves.
+        raise attempt.refuse(error, "over_quota", reason)
 
 
 def reveal(
@@ -99,14 +135,19 @@ def reveal(
     audit row (action "reveal") to the caller's transaction; the caller's service commits.
 
     `fetch` reads the value (scope-checked by the caller) only once every check has passed.
+    A refused reveal is audited at once in a transaction of its own (`record_refusal`), since
+    the error it raises rolls the caller's transaction back.
     """
-    text = _checked_reason(reason)
+    attempt = _Attempt(principal, record_type, record_id, field)
+    text = _checked_reason(attempt, reason)
     kind = field_class(field)
     if kind is None:
-        raise InvalidInput({"field": [f"{field!r} is not a field that can be revealed."]})
+        error = InvalidInput({"field": [f"{field!r} is not a field that can be revealed."]})
+        raise attempt.refuse(error, "unknown_field", text)
     if principal.role not in REVEAL_ROLES[kind]:
-        raise Forbidden(f"The {principal.role.value} role may not reveal {kind.value} fields.")
-    _check_quota(principal)
+        refusal = Forbidden(f"The {principal.role.value} role may not reveal {kind.value} fields.")
+        raise attempt.refuse(refusal, "role", text)
+    _check_quota(attempt, text)
     value = fetch()
     record_access(
         "reveal",

@@ -209,7 +209,7 @@ def reveal_field(
     """The full ID number or phone of a person in scope, with a stated reason (audited)."""
     caller = caller_for(principal)
     with transaction():
-        row = fetch_visible(TABLE, caller, person_id)
+        row = fetch_visible(TABLE, caller, person_id, action="reveal", record_type="person")
         if field not in REVEALABLE:
             raise InvalidInput({"field": ["Only id_number or phone can be revealed."]})
         blob = row["id_number_enc"] if field == "id_number" else row["phone_enc"]

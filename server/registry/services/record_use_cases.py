@@ -108,7 +108,9 @@ def get_record(resource: Resource, principal: Principal, record_id: uuid.UUID) -
     """One record the caller may see (404 otherwise); personal reads leave an audit row."""
     caller = caller_for(principal)
     with transaction():
-        row = fetch_visible(resource.table, caller, record_id)
+        row = fetch_visible(
+            resource.table, caller, record_id, action="read", record_type=resource.record_type
+        )
         body = resource.present(caller, [row])[0]
         if resource.audit_reads:
             record_access("read", resource.record_type, [record_id])
@@ -183,7 +185,9 @@ def update_record(
     caller = caller_for(principal)
     table = resource.table
     with transaction():
-        current = fetch_visible(table, caller, record_id)
+        current = fetch_visible(
+            table, caller, record_id, action="update", record_type=resource.record_type
+        )
         if not isinstance(payload, Mapping):
             raise InvalidInput({"_schema": ["Expected a JSON object."]})
         changes = dict(payload)
@@ -231,7 +235,7 @@ def delete_record(
     caller = caller_for(principal)
     table = resource.table
     with transaction():
-        fetch_visible(table, caller, record_id)
+        fetch_visible(table, caller, record_id, action="delete", record_type=resource.record_type)
         expected = _expected_version({"expected_version": expected_version})
         row = (
             db.session.execute(
