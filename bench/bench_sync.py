@@ -395,37 +395,127 @@ def _row_count(runtime: URL) -> int:
         return int(row[0]) if row else 0
 
 
-def _download_figure(url: str, runtime: URL, world: World) -> tuple[Figure, Any]:
-    """First sync of a fresh phone holding the 10,000-record grid vs raw SQL + orjson."""
+DOWNLOAD_ROUNDS = 3  # fresh devices; the best round of each side counts (a shared machine)
+
+# The baseline's two ways to get a grid's rows out as JSON; it takes the faster. `to_jsonb` in
+# the database builds JSON slowly (1 KB of CJK text per row); column values serialized by orjson
+# in Python are about twice as fast, so the ratio is held against the better raw way.
+_RAW_TO_JSONB = (
+    "SELECT to_jsonb(t) FROM addresses AS t WHERE t.grid_id = %s "
+    "AND t.deleted_at IS NULL ORDER BY t.id"
+)
+_RAW_COLUMNS = (
+    "SELECT id, version, grid_id, created_at, created_by, updated_at, updated_by, deleted_at, "
+    "kind, parent_id, division_code, street, door_number, courtyard, building, unit, floor, "
+    "room, full_text, normalized_text, ST_AsGeoJSON(point) AS point, police_address_id "
+    "FROM addresses WHERE grid_id = %s AND deleted_at IS NULL ORDER BY id"
+)
+
+
+def _raw_download(runtime: URL, world: World) -> tuple[float, float]:
+    """Seconds for each raw way to read the grid's live rows and serialize them."""
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(_libpq(runtime)) as conn:
+
+        def as_jsonb() -> None:
+            rows = conn.execute(_RAW_TO_JSONB, (world.grid,)).fetchall()
+            orjson.dumps([{"record_type": "address", "record": r[0]} for r in rows])
+
+        def as_columns() -> None:
+            rows = conn.cursor(row_factory=dict_row).execute(_RAW_COLUMNS, (world.grid,))
+            orjson.dumps(
+                [
+                    {"record_type": "address", "record": {**r, "point": orjson.loads(r["point"])}}
+                    for r in rows.fetchall()
+                ]
+            )
+
+        return _timed(as_jsonb), _timed(as_columns)
+
+
+def _http_download(url: str, world: World, device: str) -> tuple[float, int]:
+    """Seconds and records of a fresh device's first download through HTTP, as a phone makes
+    it: pull pages until `has_more` is false and every added grid's snapshot pages, each body
+    received and decoded (the reference client's page sizes; signing in is not timed)."""
+    from client.phone import PULL_LIMIT, SNAPSHOT_LIMIT
+
+    api = HttpTransport(url)
+    api.login(world.username, PASSWORD, device)
+    started = time.perf_counter()
+    received, cursor = 0, None
+    while True:
+        page = api.pull(cursor, PULL_LIMIT)
+        for grid in page["added_grids"]:
+            after = None
+            while True:
+                snapshot = api.snapshot(grid, after, SNAPSHOT_LIMIT)
+                received += len(snapshot["records"])
+                after = snapshot.get("after")
+                if not after:
+                    break
+        received += len(page["changes"])
+        cursor = page["cursor"]
+        if not page["has_more"]:
+            break
+    return time.perf_counter() - started, received
+
+
+def _download_figure(url: str, runtime: URL, world: World) -> tuple[list[Figure], Any]:
+    """First download of the 10,000-record grid through HTTP vs raw SQL + orjson of the rows.
+
+    "Through HTTP" is the exchange a phone makes (every pull and snapshot page, received and
+    decoded) — the server's cost plus the wire. The reference client's whole first sync
+    (`phone.sync()`: the same exchange plus writing 10,000 rows into SQLite and verifying the
+    grid's checksum) is printed as a second figure against the same baseline, without a target:
+    the phone's storage is not server cost, but it is not hidden either (until 2026-11-27 the
+    headline figure was this one). The baseline is the faster of two raw ways to read the same
+    rows out as JSON (to_jsonb, or columns + orjson; both are printed). Both sides run
+    DOWNLOAD_ROUNDS times with fresh devices, interleaved, and the best round of each counts.
+    """
     from client.phone import Phone
     from client.store import Store
 
+    http, as_jsonb, as_columns, received = float("inf"), float("inf"), float("inf"), 0
+    for round_no in range(DOWNLOAD_ROUNDS):
+        took, received = _http_download(url, world, f"bench-download-{round_no}")
+        assert received >= GRID_RECORDS, received
+        http = min(http, took)
+        jsonb_took, columns_took = _raw_download(runtime, world)
+        as_jsonb, as_columns = min(as_jsonb, jsonb_took), min(as_columns, columns_took)
+    raw = min(as_jsonb, as_columns)
+    _progress(
+        f"raw download: to_jsonb {received / as_jsonb:.0f} rec/s, "
+        f"columns + orjson {received / as_columns:.0f} rec/s (the baseline is the faster)"
+    )
     api = HttpTransport(url)
     api.login(world.username, PASSWORD, "bench-download")
     phone = Phone(Store(), api, "bench-download")
-    http = _timed(phone.sync)
+    started = time.perf_counter()
+    report = phone.sync()
+    synced = time.perf_counter() - started
     held = len(phone.store.visible())
     assert held >= GRID_RECORDS, held
-
-    def raw() -> None:
-        with psycopg.connect(_libpq(runtime)) as conn:
-            rows = conn.execute(
-                "SELECT to_jsonb(t) FROM addresses AS t WHERE t.grid_id = %s "
-                "AND t.deleted_at IS NULL ORDER BY t.id",
-                (world.grid,),
-            ).fetchall()
-            orjson.dumps([{"record_type": "address", "record": r[0]} for r in rows])
-
-    baseline = _timed(raw)
-    figure = Figure(
-        f"first download of a {held}-record grid (HTTP vs raw)",
-        held / http,
-        held / baseline,
-        "rec/s",
-        "ratio >= 0.5",
-        True,
-    )
-    return figure, phone
+    assert not report.resnapshots, report
+    figures = [
+        Figure(
+            f"first download of a {received}-record grid (HTTP vs raw)",
+            received / http,
+            received / raw,
+            "rec/s",
+            "ratio >= 0.5",
+            True,
+        ),
+        Figure(
+            f"  same, reference phone.sync() incl. SQLite ({held})",
+            held / synced,
+            received / raw,
+            "rec/s",
+            "none (client-side)",
+            True,
+        ),
+    ]
+    return figures, phone
 
 
 def _incremental_pull(runtime: URL, world: World, phone: Any, rounds: int = 5) -> float:
@@ -479,8 +569,8 @@ def run() -> list[Figure]:
             _progress(str(figures[-1]))
             _top_up_grid(runtime, world)
             download, phone = _download_figure(url, runtime, world)
-            figures.append(download)
-            _progress(str(figures[-1]))
+            figures.extend(download)
+            _progress(str(download))
             _background(admin, world.others, world.scope_path, 0, SMALL - _row_count(runtime))
             small = _incremental_pull(runtime, world, phone)
             _progress(f"{_row_count(runtime)} rows: incremental pull {small * 1000:.0f} ms")

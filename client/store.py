@@ -254,13 +254,15 @@ class Store:
     def summary(self, grid_id: str) -> tuple[int, int]:
         """(count, checksum) of the live server versions held for a grid, as the server sums it."""
         count, total = 0, 0
-        for record_id, version, base in self.db.execute(
-            "SELECT record_id, version, base FROM records WHERE grid_id = ? AND version > 0",
+        # SQLite reads `deleted_at` itself rather than Python parsing every stored document
+        # (10,000 of them after a first download) to look at one field.
+        for record_id, version in self.db.execute(
+            "SELECT record_id, version FROM records WHERE grid_id = ? AND version > 0 "
+            "AND base IS NOT NULL AND json_extract(base, '$.deleted_at') IS NULL",
             (grid_id,),
         ):
-            if base is not None and not json.loads(base).get("deleted_at"):
-                count += 1
-                total += record_hash(record_id, version)
+            count += 1
+            total += record_hash(record_id, version)
         return count, total % 2**32
 
     # --- the op queue --------------------------------------------------------------------------

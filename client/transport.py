@@ -14,6 +14,8 @@ import urllib.parse
 import urllib.request
 from typing import Any, Protocol
 
+import orjson
+
 API = "/api/v1"
 
 
@@ -128,5 +130,7 @@ def _decode(raw: bytes, encoding: str | None) -> dict[str, Any]:
         raw = gzip.decompress(raw)
     if not raw:
         return {}
-    decoded: dict[str, Any] = json.loads(raw)
+    # A first download is ~2 MB of JSON per 1,000 records: parse it with a native parser
+    # (orjson here, the platform's own on a phone); the stdlib one takes twice as long.
+    decoded: dict[str, Any] = orjson.loads(raw)
     return decoded

@@ -112,25 +112,39 @@ def _conflict_rows(
     ]
 
 
+def audit_columns(device: Device, now: datetime) -> dict[str, JSON]:
+    """The audit columns every create of one batch carries (made once, not per op)."""
+    at, by = now.isoformat(), str(device.user_id)
+    return {"updated_at": at, "updated_by": by, "version": 1, "created_at": at, "created_by": by}
+
+
+def placement_columns(prepared: PreparedOp, location: Location | None) -> dict[str, JSON]:
+    """The placement columns a create of this record type at `location` stores."""
+    if location is None:
+        return {}
+    placed: dict[str, JSON] = {"grid_id": str(location.grid_id) if location.grid_id else None}
+    if "scope_path" in prepared.record_type.table.c:
+        placed["scope_path"] = [str(p) for p in location.scope_path]
+    return placed
+
+
 def new_row(
-    prepared: PreparedOp, location: Location | None, device: Device, now: datetime
+    prepared: PreparedOp,
+    location: Location | None,
+    device: Device,
+    now: datetime,
+    audit: Mapping[str, JSON] | None = None,
+    placed: Mapping[str, JSON] | None = None,
 ) -> dict[str, JSON]:
-    """The document a create inserts: the op's fields, the audit columns and its placement."""
+    """The document a create inserts: the op's fields, the audit columns and its placement
+    (`audit` and `placed` when the caller made them already, once for many ops)."""
     op = prepared.op
-    row: dict[str, JSON] = {
+    return {
         **op.fields,
-        "updated_at": now.isoformat(),
-        "updated_by": str(device.user_id),
+        **(audit if audit is not None else audit_columns(device, now)),
         "id": str(op.record_id),
-        "version": 1,
-        "created_at": now.isoformat(),
-        "created_by": str(device.user_id),
+        **(placed if placed is not None else placement_columns(prepared, location)),
     }
-    if location is not None:
-        row["grid_id"] = str(location.grid_id) if location.grid_id else None
-        if "scope_path" in prepared.record_type.table.c:
-            row["scope_path"] = [str(p) for p in location.scope_path]
-    return row
 
 
 def created(
@@ -151,10 +165,16 @@ def write_context(
 ) -> dict[str, JSON]:
     """What the tracking trigger records with this op's write: op id, device and stamps."""
     return {
-        "op_id": str(prepared.op.op_id),
-        "device_id": str(device.device_id),
+        "op_id": prepared.op.op_id,  # written by orjson, which needs no str()
+        "device_id": device.device_id,
         "stamp": prepared.stamp,
-        "stamps": {n: prepared.field_stamps.get(n, prepared.stamp) for n in fields},
+        # Only stamps that differ from the op's: the trigger falls back to `stamp` for the rest,
+        # and a 500-op context stays a fraction of the size (parsed once, sent once).
+        "stamps": {
+            n: stamp
+            for n in fields
+            if (stamp := prepared.field_stamps.get(n, prepared.stamp)) != prepared.stamp
+        },
     }
 
 

@@ -23,7 +23,16 @@ import sqlalchemy as sa
 
 from sync import records
 from sync.access import Access, Device
-from sync.apply import Applied, PreparedOp, RecordState, new_row, server_changes, write_context
+from sync.apply import (
+    Applied,
+    PreparedOp,
+    RecordState,
+    audit_columns,
+    new_row,
+    placement_columns,
+    server_changes,
+    write_context,
+)
 from sync.merge import ServerState, merge_patch
 from sync.ops import JSON, Flag, OpKind, OpResult, Status
 from sync.registry import Location, Registry
@@ -66,6 +75,9 @@ def _plan(
 ) -> _Plan:
     touches = Counter((p.record_type.name, p.op.record_id) for p in batch)
     plan = _Plan({}, {}, {}, {})
+    audit = audit_columns(device, now)
+    # The batch's creates share a few locations: their columns are made once per location.
+    placements: dict[tuple[str, int], dict[str, JSON]] = {}
     for p in batch:
         key = (p.record_type.name, p.op.record_id)
         allowed = access.get(p.op.op_id, Access.NEVER)
@@ -74,7 +86,12 @@ def _plan(
         state = states[key]
         flags = _flags(p, allowed)
         if p.op.kind is OpKind.CREATE and state.doc is None:
-            row = new_row(p, locations.get(p.op.op_id), device, now)
+            location = locations.get(p.op.op_id)
+            placed_key = (p.record_type.name, id(location))
+            placed = placements.get(placed_key)
+            if placed is None:
+                placed = placements[placed_key] = placement_columns(p, location)
+            row = new_row(p, location, device, now, audit, placed)
             plan.inserts.setdefault((p.record_type.name, tuple(sorted(row))), []).append(row)
             plan.context_rows[str(p.op.record_id)] = write_context(p, device, p.op.fields)
             result = OpResult(p.op.op_id, Status.APPLIED, version=1, flags=flags)

@@ -43,10 +43,12 @@ class Reason(StrEnum):
     INVALID_STAMP = "invalid_stamp"
     NOT_FOUND = "not_found"
     OUT_OF_SCOPE = "out_of_scope"
+    REFERENCE_OUT_OF_SCOPE = "reference_out_of_scope"
     BASE_VERSION_AHEAD = "base_version_ahead"
     UNKNOWN_COMMAND = "unknown_command"
     COMMAND_REFUSED = "command_refused"
     APPLY_FAILED = "apply_failed"
+    DUPLICATE_ID_NUMBER = "duplicate_id_number"
     UPDATE_VS_DELETE = "update_vs_delete"
     DELETE_VS_UPDATE = "delete_vs_update"
     FIELD_CONFLICT = "field_conflict"
@@ -57,6 +59,7 @@ class Flag(StrEnum):
 
     CLOCK_CLAMPED = "clock_clamped"
     OUT_OF_SCOPE_NOW = "out_of_scope_now"
+    POSSIBLE_DUPLICATE = "possible_duplicate"
 
 
 @dataclass(frozen=True)
@@ -97,10 +100,10 @@ class Op:
     def from_json(cls, data: Mapping[str, JSON]) -> Op:
         """Build an op from its JSON form (already validated for shape by the caller)."""
         return cls(
-            op_id=uuid.UUID(str(data["op_id"])),
+            op_id=_as_uuid(data["op_id"]),
             record_type=str(data["record_type"]),
-            record_id=uuid.UUID(str(data["record_id"])),
-            kind=OpKind(data["kind"]),
+            record_id=_as_uuid(data["record_id"]),
+            kind=_as_kind(data["kind"]),
             stamp=str(data["stamp"]),
             base_version=data.get("base_version"),
             fields=dict(data.get("fields") or {}),
@@ -110,14 +113,47 @@ class Op:
         )
 
 
+_KINDS = {k.value: k for k in OpKind}
+
+
+def _as_uuid(value: JSON) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _as_kind(value: JSON) -> OpKind:
+    # A dict lookup: the enum's own call costs more than the rest of building the op.
+    found = _KINDS.get(value) if isinstance(value, str) else None
+    return found if found is not None else OpKind(value)
+
+
 def canonical_bytes(op: Op) -> bytes:
     """The op's JSON with sorted keys: the same op always gives the same bytes."""
-    return orjson.dumps(op.to_json(), option=orjson.OPT_SORT_KEYS)
+    # `to_json` with the ids left as UUIDs: orjson writes them exactly as str() does, faster.
+    return orjson.dumps(
+        {
+            "op_id": op.op_id,
+            "record_type": op.record_type,
+            "record_id": op.record_id,
+            "kind": op.kind.value,
+            "stamp": op.stamp,
+            "base_version": op.base_version,
+            "fields": op.fields if isinstance(op.fields, dict) else dict(op.fields),
+            "stamps": op.stamps if isinstance(op.stamps, dict) else dict(op.stamps),
+            "command": op.command,
+            "args": op.args if isinstance(op.args, dict) else dict(op.args),
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
 
 
 def payload_hash(op: Op) -> str:
     """SHA-256 of the canonical payload; a reused op id with another hash is refused."""
-    return hashlib.sha256(canonical_bytes(op)).hexdigest()
+    return hash_canonical(canonical_bytes(op))
+
+
+def hash_canonical(canonical: bytes) -> str:
+    """The payload hash of an op's canonical bytes (for callers that already made them)."""
+    return hashlib.sha256(canonical).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -132,10 +168,14 @@ class OpResult:
     current: Mapping[str, JSON] | None = None
     conflict_ids: tuple[uuid.UUID, ...] = ()
     flags: tuple[Flag, ...] = ()
+    # The record this op would duplicate, when the caller may see it (e.g. an ID number taken).
+    existing_id: uuid.UUID | None = None
+    # With POSSIBLE_DUPLICATE: records the caller may see that this op's record may duplicate.
+    candidate_ids: tuple[uuid.UUID, ...] = ()
 
     def to_json(self) -> dict[str, JSON]:
         """Return the JSON form stored in op_receipts and sent to the phone."""
-        return {
+        body: dict[str, JSON] = {
             "op_id": str(self.op_id),
             "status": self.status.value,
             "version": self.version,
@@ -145,6 +185,11 @@ class OpResult:
             "conflict_ids": [str(c) for c in self.conflict_ids],
             "flags": [f.value for f in self.flags],
         }
+        if self.existing_id is not None:
+            body["existing_id"] = str(self.existing_id)
+        if self.candidate_ids:
+            body["candidate_ids"] = [str(c) for c in self.candidate_ids]
+        return body
 
     @classmethod
     def from_json(cls, data: Mapping[str, JSON]) -> OpResult:
@@ -158,4 +203,6 @@ class OpResult:
             current=data.get("current"),
             conflict_ids=tuple(uuid.UUID(c) for c in data.get("conflict_ids") or ()),
             flags=tuple(Flag(f) for f in data.get("flags") or ()),
+            existing_id=uuid.UUID(str(data["existing_id"])) if data.get("existing_id") else None,
+            candidate_ids=tuple(uuid.UUID(c) for c in data.get("candidate_ids") or ()),
         )

@@ -23,7 +23,7 @@ from sync.cursor import Cursor, Position, decode_cursor
 from sync.ops import JSON
 from sync.registry import Registry
 from sync.slices import GridSummary, grid_summaries, load_docs
-from sync.tables import change_log_horizon, device_sync_state
+from sync.tables import Xid8, change_log_horizon, device_sync_state
 
 _TOMBSTONE_KEYS = ("id", "version", "grid_id", "deleted_at", "deleted_by")
 
@@ -180,7 +180,7 @@ def pull(
         elif tail:
             tail_from = tail[-1].position
     changes = _resolve(conn, registry, settled + tail, grids)
-    last_op_id = _record_pull(conn, device, grids, now)
+    last_op_id = _record_pull(conn, device, grids, now, position)
     return PullResult(
         changes=changes,
         cursor=Cursor(position, max(tail_from, position), grids).encode(),
@@ -194,14 +194,21 @@ def pull(
 
 
 def _record_pull(
-    conn: sa.Connection, device: Device, grids: frozenset[uuid.UUID], now: datetime
+    conn: sa.Connection,
+    device: Device,
+    grids: frozenset[uuid.UUID],
+    now: datetime,
+    position: Position,
 ) -> uuid.UUID | None:
-    """Note the pull in the device's sync health; return its last acknowledged op id."""
+    """Note the pull (and where its cursor settled, for the device's backlog) in the device's
+    sync health; return its last acknowledged op id."""
     state = pg_insert(device_sync_state).values(
         device_id=device.device_id,
         last_pull_at=now,
         last_grid_set=sorted(grids),
         app_version=device.app_version,
+        cursor_txid=sa.cast(sa.literal(str(position.txid), sa.Text), Xid8()),
+        cursor_seq=position.seq,
     )
     return conn.scalar(
         state.on_conflict_do_update(
@@ -209,6 +216,8 @@ def _record_pull(
             set_={
                 "last_pull_at": state.excluded.last_pull_at,
                 "last_grid_set": state.excluded.last_grid_set,
+                "cursor_txid": state.excluded.cursor_txid,
+                "cursor_seq": state.excluded.cursor_seq,
                 "app_version": sa.func.coalesce(
                     state.excluded.app_version, device_sync_state.c.app_version
                 ),

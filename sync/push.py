@@ -18,14 +18,24 @@ from datetime import UTC, datetime
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from sync import bulk, hlc, records
+from sync import bulk, hlc, records, references
 from sync.access import Access, AccessCheck, AuthorizeFn, Device
 from sync.apply import Applied, PreparedOp, RecordState, apply_op
 from sync.errors import BatchTooLarge
-from sync.ops import Flag, Op, OpKind, OpResult, Reason, Status, canonical_bytes, payload_hash
-from sync.registry import Location, Registry
+from sync.ops import (
+    Flag,
+    Op,
+    OpKind,
+    OpResult,
+    Reason,
+    Status,
+    canonical_bytes,
+    hash_canonical,
+)
+from sync.registry import Location, Refused, Registry
 from sync.tables import device_sync_state, op_receipts, rejected_ops
 
 MAX_FAILURES_KEPT = 20
@@ -49,9 +59,10 @@ class PushLimits:
     max_clock_skew_ms: int = 5 * 60 * 1000
 
 
-def check_limits(ops: Sequence[Op], limits: PushLimits) -> None:
-    """Raise BatchTooLarge when the batch exceeds the limits."""
-    size = sum(len(canonical_bytes(op)) for op in ops)
+def check_limits(ops: Sequence[Op], limits: PushLimits, sizes: Sequence[int] = ()) -> None:
+    """Raise BatchTooLarge when the batch exceeds the limits (`sizes`: the ops' canonical
+    lengths, when the caller has them)."""
+    size = sum(sizes) if sizes else sum(len(canonical_bytes(op)) for op in ops)
     if len(ops) > limits.max_ops or size > limits.max_bytes:
         raise BatchTooLarge(len(ops), size, limits.max_ops, limits.max_bytes)
 
@@ -60,31 +71,53 @@ def _rejected(op: Op, reason: Reason, errors: Mapping[str, list[str]] | None = N
     return OpResult(op.op_id, Status.REJECTED, reason=reason, field_errors=dict(errors or {}))
 
 
-def _prepare(op: Op, registry: Registry, now_ms: int, limits: PushLimits) -> PreparedOp | OpResult:
+# A raw stamp -> (encoded clamped stamp, whether it was clamped, its wall time); shared by the
+# ops of one batch, whose stamps mostly repeat.
+StampCache = dict[str, tuple[str, bool, datetime]]
+
+
+def _clamped(
+    raw: str, now_ms: int, limits: PushLimits, cache: StampCache
+) -> tuple[str, bool, datetime]:
+    known = cache.get(raw)
+    if known is None:
+        stamp, clamped = hlc.clamp(hlc.decode(raw), now_ms, limits.max_clock_skew_ms)
+        wall = datetime.fromtimestamp(stamp.wall_ms / 1000, UTC)
+        known = cache[raw] = (stamp.encode(), clamped, wall)
+    return known
+
+
+def _prepare(
+    op: Op, registry: Registry, now_ms: int, limits: PushLimits, cache: StampCache
+) -> PreparedOp | OpResult:
     """Checks that need no record: type, fields, stamps, base version; clamp stamps."""
     record_type = registry.get(op.record_type)
     if record_type is None:
         return _rejected(op, Reason.UNKNOWN_RECORD_TYPE)
-    unknown = sorted(set(op.fields) - set(record_type.fields))
+    unknown = sorted(op.fields.keys() - record_type.fields.keys())
     if unknown:
         return _rejected(op, Reason.UNKNOWN_FIELDS, {n: ["unknown field"] for n in unknown})
     if op.kind in (OpKind.PATCH, OpKind.DELETE) and op.base_version is None:
         return _rejected(op, Reason.INVALID_FIELDS, {"base_version": ["required"]})
     if record_type.validate is not None and op.kind in (OpKind.CREATE, OpKind.PATCH):
-        errors = record_type.validate(op.fields)
+        try:
+            errors = record_type.validate(op.fields)
+        except Refused as refused:
+            return OpResult(
+                op.op_id,
+                Status.REJECTED,
+                reason=refused.reason,
+                field_errors=refused.field_errors,
+                existing_id=refused.existing_id,
+            )
         if errors:
             return _rejected(op, Reason.INVALID_FIELDS, errors)
     try:
-        op_stamp, clamped = hlc.clamp(hlc.decode(op.stamp), now_ms, limits.max_clock_skew_ms)
-        # Most fields carry the op's own stamp: decode and clamp each distinct stamp once.
-        seen: dict[str, tuple[str, bool]] = {op.stamp: (op_stamp.encode(), clamped)}
+        # Most fields carry the op's own stamp: each distinct stamp is decoded and clamped once.
+        op_stamp, clamped, edited_at = _clamped(op.stamp, now_ms, limits, cache)
         field_stamps: dict[str, str] = {}
         for name in op.fields:
-            raw = op.field_stamp(name)
-            known = seen.get(raw)
-            if known is None:
-                stamp, field_clamped = hlc.clamp(hlc.decode(raw), now_ms, limits.max_clock_skew_ms)
-                known = seen[raw] = (stamp.encode(), field_clamped)
+            known = _clamped(op.stamps.get(name, op.stamp), now_ms, limits, cache)
             field_stamps[name] = known[0]
             clamped = clamped or known[1]
     except hlc.InvalidStamp as bad:
@@ -92,9 +125,9 @@ def _prepare(op: Op, registry: Registry, now_ms: int, limits: PushLimits) -> Pre
     return PreparedOp(
         op=op,
         record_type=record_type,
-        stamp=op_stamp.encode(),
+        stamp=op_stamp,
         field_stamps=field_stamps,
-        edited_at=datetime.fromtimestamp(op_stamp.wall_ms / 1000, UTC),
+        edited_at=edited_at,
         flags=(Flag.CLOCK_CLAMPED,) if clamped else (),
     )
 
@@ -102,9 +135,11 @@ def _prepare(op: Op, registry: Registry, now_ms: int, limits: PushLimits) -> Pre
 def _stored_receipts(
     conn: sa.Connection, device_id: uuid.UUID, op_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[str, OpResult]]:
+    # One array parameter, not an IN list of 500 parameters to render, bind and parse.
+    wanted = sa.bindparam("op_ids", sorted(set(op_ids)), type_=ARRAY(UUID(as_uuid=True)))
     rows = conn.execute(
         sa.select(op_receipts.c.op_id, op_receipts.c.payload_hash, op_receipts.c.result).where(
-            op_receipts.c.device_id == device_id, op_receipts.c.op_id.in_(set(op_ids))
+            op_receipts.c.device_id == device_id, op_receipts.c.op_id == sa.any_(wanted)
         )
     )
     return {r.op_id: (r.payload_hash, OpResult.from_json(r.result)) for r in rows}
@@ -138,8 +173,10 @@ def _authorize(
     batch: Sequence[PreparedOp],
     states: Mapping[tuple[str, uuid.UUID], RecordState],
     user_scope_fn: AuthorizeFn,
+    extra: Sequence[AccessCheck] = (),
 ) -> tuple[dict[uuid.UUID, Access], dict[uuid.UUID, Location]]:
-    """Locate new records and ask the callback once for the whole batch."""
+    """Locate new records and ask the callback once for the whole batch (and the `extra`
+    checks of the records it references, answered under their own keys)."""
     locations: dict[uuid.UUID, Location] = {}
     # A record created earlier in this batch is not stored yet: later ops on it are judged by
     # where its create puts it, not by an empty stored grid.
@@ -171,6 +208,7 @@ def _authorize(
                 creating=p.op.op_id in locations,
             )
         )
+    checks.extend(extra)
     decisions = user_scope_fn(checks) if checks else {}
     return {c.op_id: decisions.get(c.op_id, Access.NEVER) for c in checks}, locations
 
@@ -220,14 +258,16 @@ def push(
 ) -> list[OpResult]:
     """Apply a batch of ops from one device; return one result per op, in order."""
     limits = limits or PushLimits()
-    check_limits(ops, limits)
+    canonical = [canonical_bytes(op) for op in ops]
+    check_limits(ops, limits, [len(c) for c in canonical])
     now = now or datetime.now(UTC)
     now_ms = int(now.timestamp() * 1000)
     # Two pushes from one device (a retry racing the original) run one after the other.
     conn.execute(
         sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(str(device.device_id), 0)))
     )
-    hashes = [payload_hash(op) for op in ops]
+    hashes = [hash_canonical(c) for c in canonical]
+    stamp_cache: StampCache = {}
     stored = _stored_receipts(conn, device.device_id, [op.op_id for op in ops])
     results: list[OpResult | None] = [None] * len(ops)
     first_index: dict[uuid.UUID, int] = {}
@@ -245,14 +285,24 @@ def push(
                 results[i] = earlier[1]  # a replay: the stored answer, nothing applied
             continue  # an in-batch repeat is answered once the first copy has run
         first_index[op.op_id] = i
-        prepared = _prepare(op, registry, now_ms, limits)
+        prepared = _prepare(op, registry, now_ms, limits, stamp_cache)
         if isinstance(prepared, OpResult):
             results[i] = prepared
         else:
             batch.append((i, prepared))
 
     states = _lock_states(conn, registry, [p for _, p in batch])
-    access, locations = _authorize(conn, [p for _, p in batch], states, user_scope_fn)
+    pointed = references.pointers([p for _, p in batch])
+    targets = references.lookup(conn, registry, pointed) if pointed else {}
+    access, locations = _authorize(
+        conn,
+        [p for _, p in batch],
+        states,
+        user_scope_fn,
+        references.access_checks(pointed, targets),
+    )
+    if pointed:
+        batch = references.settle(batch, pointed, targets, states, access, results)
     fast = bulk.apply_plain(
         conn, registry, [p for _, p in batch], states, access, locations, device, now
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from sync.merge import Policy
-from sync.ops import JSON
+from sync.ops import JSON, Reason
 
 # Columns every synced table has; only the engine writes them.
 CONTRACT_COLUMNS = frozenset(
@@ -36,6 +36,22 @@ class CommandRefused(Exception):
         self.field_errors = dict(field_errors)
 
 
+class Refused(Exception):
+    """A `validate` hook refuses the op for a reason of its own (not `invalid_fields`), e.g. an
+    identifier another record holds; `existing_id` names that record when the caller may see it."""
+
+    def __init__(
+        self,
+        reason: Reason,
+        field_errors: Mapping[str, list[str]],
+        existing_id: uuid.UUID | None = None,
+    ) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+        self.field_errors = dict(field_errors)
+        self.existing_id = existing_id
+
+
 @dataclass(frozen=True)
 class Location:
     """Where a new record lies: its grid and the grid's ancestor path."""
@@ -46,10 +62,21 @@ class Location:
 
 # (connection, the new record's fields) -> where it lies (point-in-polygon, or its anchor's grid).
 LocateFn = Callable[[sa.Connection, Mapping[str, JSON]], Location]
-# (fields) -> {field: [messages]}; empty when valid.
+# (fields) -> {field: [messages]}; empty when valid; may raise Refused.
 ValidateFn = Callable[[Mapping[str, JSON]], Mapping[str, list[str]]]
 # (current record, args) -> fields to write; raises CommandRefused.
 CommandFn = Callable[[Mapping[str, JSON], Mapping[str, JSON]], Mapping[str, JSON]]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A field holding the id of another synced record (an address's parent, a person's house):
+    a push may only point at records in the writer's scope, judged like the record itself.
+    `shared` = (column, value) marks target records anyone may point at (streets)."""
+
+    field: str
+    target: str
+    shared: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +89,7 @@ class RecordType:
     locate: LocateFn | None = None
     validate: ValidateFn | None = None
     commands: Mapping[str, CommandFn] = field(default_factory=dict)
+    references: tuple[Reference, ...] = ()
 
     def __post_init__(self) -> None:
         columns = set(self.table.c.keys())

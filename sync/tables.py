@@ -109,6 +109,10 @@ rejected_ops = sa.Table(
     sa.Column("reviewed_by", sa.Uuid, nullable=True),
     sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_rejected_ops_device_at", "device_id", "at"),
+    # Created by migration 0006_sync_gaps, for "ops awaiting review" per device in sync health.
+    sa.Index(
+        "ix_rejected_ops_unreviewed", "device_id", postgresql_where=sa.text("reviewed_at IS NULL")
+    ),
 )
 
 # One row per accepted field change, written by the tracking trigger for every writer, so the
@@ -139,4 +143,8 @@ device_sync_state = sa.Table(
     sa.Column("last_op_id", sa.Uuid, nullable=True),
     sa.Column("app_version", sa.Text, nullable=True),
     sa.Column("failures", pg.JSONB, nullable=False, server_default="[]"),
+    # Added by migration 0006_sync_gaps: the settled position of the cursor the device was last
+    # given, so sync health can count the change-log entries it has not pulled yet.
+    sa.Column("cursor_txid", Xid8(), nullable=True),
+    sa.Column("cursor_seq", sa.BigInteger, nullable=True),
 )

@@ -17,9 +17,9 @@ from sync.access import Access, AccessCheck, AuthorizeFn
 
 # One set-based question over assignment history for every op not in scope now: did the user
 # cover, at edit time, the grid the record was in at that time (its last change-log entry then;
-# a redraw since may have moved it) or the grid it is in now?
-_HELD_AT = sa.text(
-    """
+# a redraw since may have moved it) or the grid it is in now? Workers cover grids by grid
+# assignment; dispatchers cover every grid under an org unit they were assigned to.
+_HELD_AT_SQL = """
     SELECT w.i
     FROM unnest(CAST(:grids AS uuid[]), CAST(:ats AS timestamptz[]), CAST(:idx AS int[]),
                 CAST(:types AS text[]), CAST(:ids AS uuid[]))
@@ -31,12 +31,20 @@ _HELD_AT = sa.text(
       ORDER BY c.txid DESC, c.seq DESC
       LIMIT 1
     ) AS then_ ON true
-    WHERE EXISTS (
+    WHERE EXISTS ({held})
+"""
+_WORKER_HELD = """
       SELECT 1 FROM grid_assignments a
       WHERE a.user_id = :user AND a.grid_id IN (w.grid_id, then_.grid_id)
-        AND a.valid_from <= w.at AND (a.valid_to IS NULL OR a.valid_to > w.at))
-    """
-)
+        AND a.valid_from <= w.at AND (a.valid_to IS NULL OR a.valid_to > w.at)"""
+_DISPATCHER_HELD = """
+      SELECT 1 FROM org_assignments a JOIN grids g ON a.org_unit_id = ANY(g.path)
+      WHERE a.user_id = :user AND g.id IN (w.grid_id, then_.grid_id)
+        AND a.valid_from <= w.at AND (a.valid_to IS NULL OR a.valid_to > w.at)"""
+HELD_AT = {
+    Role.WORKER: sa.text(_HELD_AT_SQL.format(held=_WORKER_HELD)),
+    Role.DISPATCHER: sa.text(_HELD_AT_SQL.format(held=_DISPATCHER_HELD)),
+}
 
 
 def _now(principal: Principal, scope: Scope, check: AccessCheck) -> bool:
@@ -80,7 +88,7 @@ def authorizer(principal: Principal, scope: Scope) -> AuthorizeFn:
         for check in checks:
             if _now(principal, scope, check):
                 answers[check.op_id] = Access.NOW
-            elif principal.role == Role.WORKER and check.grid_id is not None:
+            elif principal.role in HELD_AT and check.grid_id is not None:
                 later.append(check)
             elif principal.role == Role.DISPATCHER and check.grid_id is None:
                 unassigned.append(check)
@@ -93,7 +101,7 @@ def authorizer(principal: Principal, scope: Scope) -> AuthorizeFn:
         if later:
             held = set(
                 db.session.scalars(
-                    _HELD_AT,
+                    HELD_AT[principal.role],
                     {
                         "grids": [c.grid_id for c in later],
                         "ats": [c.edited_at for c in later],

@@ -36,7 +36,7 @@ from server.registry.schemas.work import FollowUpPlanIn, TaskIn, VisitIn
 from server.registry.services import personal
 from server.registry.validators import check_citizen_id, check_mobile
 from sync.merge import Policy
-from sync.registry import CONTRACT_COLUMNS
+from sync.registry import CONTRACT_COLUMNS, Reference
 
 N, S = Policy.NEWEST_STAMP, Policy.SERVER_WINS
 CITIZEN_ID_TYPE = "111"
@@ -90,6 +90,9 @@ class SyncType:
     create_defaults: Mapping[str, object] = field(default_factory=dict)
     # Wire fields that are not columns of the table, and the columns they are stored in.
     composite: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Fields naming another synced record, which must be in the writer's scope (as in the web
+    # API, where `reference` and an address's `_parent` check the same).
+    references: tuple[Reference, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -136,11 +139,14 @@ SYNC_TYPES: tuple[SyncType, ...] = (
         AddressIn,
         server_wins=ADDRESS_COLUMNS,
         server_owned=frozenset({"normalized_text"}),
+        # Streets are district-wide reference data: any address may hang under one.
+        references=(Reference("parent_id", "address", shared=("kind", "street")),),
     ),
     SyncType(
         "house",
         House.__table__,
         HouseIn,
+        references=(Reference("address_id", "address"),),
         server_wins=frozenset(
             {"address_id", "owner_name", "owner_id_number_enc", "owner_id_number_hash"}
         ),
@@ -165,6 +171,7 @@ SYNC_TYPES: tuple[SyncType, ...] = (
         "person",
         Person.__table__,
         PersonIn,
+        references=(Reference("house_id", "house"), Reference("address_id", "address")),
         server_wins=frozenset(
             {
                 "id_type",
@@ -192,24 +199,28 @@ SYNC_TYPES: tuple[SyncType, ...] = (
         "person_special_population",
         SpecialPopulation.__table__,
         SpecialPopulationIn,
+        references=(Reference("person_id", "person"),),
         server_wins=frozenset({"person_id", "category"}),
     ),
     SyncType(
         "household",
         Household.__table__,
         HouseholdIn,
+        references=(Reference("address_id", "address"), Reference("head_person_id", "person")),
         server_wins=frozenset({"address_id", "head_person_id", "household_number"}),
     ),
     SyncType(
         "household_member",
         HouseholdMember.__table__,
         MemberIn,
+        references=(Reference("household_id", "household"), Reference("person_id", "person")),
         server_wins=frozenset({"household_id", "person_id", "relation_to_head"}),
     ),
     SyncType(
         "organization",
         Organization.__table__,
         OrganizationIn,
+        references=(Reference("address_id", "address"),),
         server_wins=frozenset({"uscc", "name", "address_id"}),
         create_defaults={"is_key_unit": False},
         sealed=(
@@ -226,6 +237,7 @@ SYNC_TYPES: tuple[SyncType, ...] = (
         "incident",
         Incident.__table__,
         IncidentIn,
+        references=(Reference("address_id", "address"),),
         server_wins=frozenset({"status", "point", "address_id", "kind"}),
         server_owned=frozenset({"status", "origin_grid_id"}),
         create_defaults={
@@ -254,6 +266,7 @@ SYNC_TYPES: tuple[SyncType, ...] = (
         "visit",
         Visit.__table__,
         VisitIn,
+        references=(Reference("person_id", "person"),),
         server_wins=frozenset({"person_id", "point"}),
         create_defaults={"photo_sha256": []},
     ),
@@ -261,6 +274,7 @@ SYNC_TYPES: tuple[SyncType, ...] = (
         "follow_up_plan",
         FollowUpPlan.__table__,
         FollowUpPlanIn,
+        references=(Reference("person_id", "person"),),
         server_wins=frozenset({"person_id"}),
     ),
 )

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from sync.ops import OpKind
+
+KINDS = frozenset(k.value for k in OpKind)
 
 
 class OpIn(Schema):
@@ -25,13 +31,87 @@ class OpIn(Schema):
     args = fields.Dict(keys=fields.String(), load_default=dict, allow_none=True)
 
 
+def _uuid(value: Any) -> uuid.UUID | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _text(value: Any, longest: int) -> bool:
+    return isinstance(value, str) and 1 <= len(value) <= longest
+
+
+def _plain_op(raw: Any) -> dict[str, Any] | None:
+    """The op as `OpIn` loads it, when it is certainly valid; None to let `OpIn` judge it."""
+    if not isinstance(raw, Mapping):
+        return None
+    op_id, record_id = _uuid(raw.get("op_id")), _uuid(raw.get("record_id"))
+    base = raw.get("base_version")
+    changed = raw.get("fields", {})
+    stamps = raw.get("stamps", {})
+    command = raw.get("command")
+    args = raw.get("args", {})
+    if (
+        op_id is None
+        or record_id is None
+        or not _text(raw.get("record_type"), 60)
+        or raw.get("kind") not in KINDS
+        or not _text(raw.get("stamp"), 120)
+        or not (base is None or (type(base) is int and base >= 0))
+        or not isinstance(changed, dict)
+        or not isinstance(stamps, dict)
+        or not all(isinstance(v, str) for v in stamps.values())
+        or not (command is None or isinstance(command, str))
+        or not (args is None or isinstance(args, dict))
+    ):
+        return None
+    return {
+        "op_id": op_id,
+        "record_type": raw["record_type"],
+        "record_id": record_id,
+        "kind": raw["kind"],
+        "stamp": raw["stamp"],
+        "base_version": base,
+        "fields": dict(changed),
+        "stamps": dict(stamps),
+        "command": command,
+        "args": dict(args or {}),
+    }
+
+
+def load_ops(raw_ops: Sequence[Any]) -> list[dict[str, Any]]:
+    """The ops of a push as `OpIn(many=True)` loads them (with `fields` under its wire name and
+    `args` never null), checked by hand: a batch of 500 would otherwise spend a quarter of its
+    time in marshmallow. Any op the hand check is not sure of sends the whole list to `OpIn`,
+    which raises with its per-op messages."""
+    ops = [_plain_op(raw) for raw in raw_ops]
+    if any(op is None for op in ops):
+        not_objects = {
+            i: ["Not a valid mapping type."]
+            for i, raw in enumerate(raw_ops)
+            if not isinstance(raw, Mapping)
+        }
+        if not_objects:  # as `PushIn.ops` said when it was a list of Dict fields
+            raise ValidationError({"ops": not_objects})
+        loaded = OpIn(many=True).load(raw_ops)  # raises ValidationError for the bad ops
+        for op in loaded:
+            op["fields"] = op.pop("fields_")
+            op["args"] = op.get("args") or {}
+        return list(loaded)
+    return [op for op in ops if op is not None]
+
+
 class PushIn(Schema):
     """A batch: the ops in queue order, and optionally the phone's clock and app version."""
 
     class Meta:
         unknown = RAISE
 
-    ops = fields.List(fields.Dict(), required=True)
+    # Each op is checked by `load_ops`: a Dict field here would copy 500 of them for nothing.
+    ops = fields.List(fields.Raw(), required=True)
     device_clock = fields.String(allow_none=True, validate=validate.Length(max=120))
     app_version = fields.String(allow_none=True, validate=validate.Length(max=40))
 

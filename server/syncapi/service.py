@@ -15,13 +15,21 @@ from server.auth.principal import Principal
 from server.errors import Forbidden, InvalidInput, PayloadTooLarge
 from server.extensions import db
 from server.hierarchy.models import Grid
-from server.hierarchy.scope import resolve_scope
+from server.hierarchy.scope import Scope, resolve_scope
 from server.privacy.masking import FieldClass
 from server.registry.services import personal
 from server.registry.services.records import Caller
 from server.syncapi.access import authorizer
-from server.syncapi.hooks import build_registry, grids_at_points, refuse_moves_out, replace_moved
-from server.syncapi.present import present_docs
+from server.syncapi.duplicates import flag_possible_duplicates
+from server.syncapi.hooks import (
+    build_registry,
+    cascade_deletes,
+    duplicate_id_numbers,
+    grids_at_points,
+    refuse_moves_out,
+    replace_moved,
+)
+from server.syncapi.present import present_docs, present_snapshot, snapshot_columns
 from server.syncapi.record_types import BY_NAME
 from server.syncapi.translate import Translation, translate
 from sync.access import Device
@@ -82,10 +90,13 @@ def push_batch(
 ) -> dict[str, Any]:
     """Apply one batch from the caller's device in one transaction; one result per op."""
     wire = [Op.from_json(o) for o in raw_ops]
-    try:
-        check_limits(wire, limits())
-    except BatchTooLarge as error:
-        raise _too_large(error) from None
+    # Too many ops are refused before any is translated; the byte limit is the engine's, on the
+    # ops as stored (sealed), which it measures anyway for their payload hashes.
+    if len(wire) > limits().max_ops:
+        try:
+            check_limits(wire, limits())
+        except BatchTooLarge as error:
+            raise _too_large(error) from None
     scope = resolve_scope(principal)
     caller = Caller(principal, scope)
     shapes: dict[str, Any] = {}
@@ -98,7 +109,8 @@ def push_batch(
     device = Device(principal.device_id, principal.user_id, app_version)
     with _transaction() as conn:
         points = grids_at_points(conn, (t.op.fields.get("point") for t in translations))
-        registry = build_registry(by_fields, points)
+        refusals = duplicate_id_numbers(conn, translations, caller)
+        registry = build_registry(by_fields, points, refusals)
         refuse_moves_out(conn, translations, scope, points)
         try:
             results = push(
@@ -112,6 +124,8 @@ def push_batch(
         except BatchTooLarge as error:
             raise _too_large(error) from None
         replace_moved(translations, results)
+        cascade_deletes(caller, translations, results)
+        results = flag_possible_duplicates(conn, caller, principal.device_id, translations, results)
         body = _present_results(caller, translations, results)
     return {"results": body}
 
@@ -131,9 +145,8 @@ def _present_results(
     ]
 
 
-def _grid_set(principal: Principal) -> frozenset[uuid.UUID]:
+def _grid_set(scope: Scope) -> frozenset[uuid.UUID]:
     """The caller's current grids: a worker's assignments, a dispatcher's subtree, or all."""
-    scope = resolve_scope(principal)
     if not scope.everything:
         return scope.grid_ids
     return frozenset(db.session.scalars(sa.select(Grid.id).where(Grid.retired_at.is_(None))))
@@ -178,8 +191,8 @@ def pull_page(
     principal: Principal, cursor: str | None, limit: int, app_version: str | None
 ) -> dict[str, Any]:
     """One page of changes in the caller's current grids since `cursor`."""
-    grids = _grid_set(principal)
     caller = Caller(principal, resolve_scope(principal))
+    grids = _grid_set(caller.scope)
     registry = build_registry({})
     device = Device(principal.device_id, principal.user_id, app_version)
     now = datetime.now(UTC)
@@ -237,20 +250,20 @@ def snapshot_page(
     principal: Principal, grid_id: uuid.UUID, after: str | None, limit: int
 ) -> dict[str, Any]:
     """One keyset page of a grid's live records, for a first download or after a mismatch."""
-    grids = _grid_set(principal)
+    caller = Caller(principal, resolve_scope(principal))
+    grids = _grid_set(caller.scope)
     if grid_id not in grids:
         raise Forbidden("This grid is not in your current grids.")
-    caller = Caller(principal, resolve_scope(principal))
     registry = build_registry({})
     if after is not None and (":" not in after or after.partition(":")[0] not in BY_NAME):
         raise InvalidInput({"after": ["Not a snapshot position from this API."]})
     try:
         conn = _begin_snapshot()
         try:
-            page = snapshot(conn, registry, [grid_id], after, limit)
+            page = snapshot(conn, registry, [grid_id], after, limit, columns=snapshot_columns)
         except ValueError:
             raise InvalidInput({"after": ["Not a snapshot position from this API."]}) from None
-        shown = present_docs(caller, page.records)
+        shown = present_snapshot(caller, page.records)
         records = [
             {"record_type": t, "record_id": str(doc["id"]), "version": doc["version"], "record": s}
             for (t, doc), s in zip(page.records, shown, strict=True)

@@ -16,16 +16,20 @@ from server.errors import InvalidInput, PayloadTooLarge
 from server.syncapi import conflicts, health, service
 from server.syncapi.schemas import (
     ConflictListArgs,
-    OpIn,
     PullArgs,
     PushIn,
     ResolveIn,
     SnapshotArgs,
+    load_ops,
 )
+from server.text_guard import load_json, parses_own_json
 
 bp = Blueprint("syncapi", __name__, url_prefix="/api/v1")
 SYNC_ROLES = (Role.WORKER, Role.DISPATCHER, Role.ADMIN)
 GZIP_MIN_BYTES = 1024
+# Level 1: a 1,000-record page (~2 MB of JSON) gzips in a third of level 5's time to a body only
+# ~20% larger; the page is server time on every first download, the bytes are a few KB more.
+GZIP_LEVEL = 1
 
 
 def _json(body: Any, *, compress: bool = False) -> Response:
@@ -35,7 +39,7 @@ def _json(body: Any, *, compress: bool = False) -> Response:
     if compress:
         response.vary.add("Accept-Encoding")
         if accepts and len(data) >= GZIP_MIN_BYTES:
-            response.set_data(gzip.compress(data, compresslevel=5))
+            response.set_data(gzip.compress(data, compresslevel=GZIP_LEVEL))
             response.headers["Content-Encoding"] = "gzip"
     return response
 
@@ -51,20 +55,18 @@ def _body() -> Any:
         if len(raw) > limit:
             raise PayloadTooLarge("The decompressed batch is too large.")
     try:
-        return orjson.loads(raw)
+        return load_json(raw)
     except orjson.JSONDecodeError:
         raise InvalidInput({"_body": ["Not valid JSON."]}) from None
 
 
 @bp.post("/sync/push")
+@parses_own_json
 @require(*SYNC_ROLES)
 def push() -> Response:
     """Apply a batch of ops from the caller's device; one result per op, in order."""
     body = PushIn().load(_body())
-    ops = OpIn(many=True).load(body["ops"])
-    for op in ops:
-        op["fields"] = op.pop("fields_")
-        op["args"] = op.get("args") or {}
+    ops = load_ops(body["ops"])
     app_version = body.get("app_version") or request.headers.get("X-App-Version")
     return _json(service.push_batch(current_principal(), ops, app_version))
 

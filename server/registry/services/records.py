@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.engine import RowMapping
 
+from server.audit.service import record_refusal
 from server.auth.models import Role
 from server.auth.principal import Principal
 from server.errors import InvalidInput, NotFound
@@ -176,8 +177,16 @@ def columns(table: Table) -> list[ColumnElement[Any]]:
     return out
 
 
-def fetch_visible(table: Table, caller: Caller, record_id: uuid.UUID) -> RowMapping:
-    """The record if it exists, is live and is in scope; otherwise NotFound (one answer for all)."""
+def fetch_visible(
+    table: Table, caller: Caller, record_id: uuid.UUID, *, action: str, record_type: str
+) -> RowMapping:
+    """The record if it exists, is live and is in scope; otherwise NotFound (one answer for all).
+
+    Every miss is audited as a refused `action` (committed on its own, so the NotFound's
+    rollback keeps it): "out_of_scope" when a live record with that id exists elsewhere (a
+    probe), "not_found" otherwise. Both paths do the same work, so neither the answer nor its
+    timing tells the caller which one it was.
+    """
     row = (
         db.session.execute(
             select(*columns(table)).where(table.c.id == record_id, visible(table, caller))
@@ -186,6 +195,11 @@ def fetch_visible(table: Table, caller: Caller, record_id: uuid.UUID) -> RowMapp
         .one_or_none()
     )
     if row is None:
+        exists = db.session.scalar(
+            select(table.c.id).where(table.c.id == record_id, table.c.deleted_at.is_(None))
+        )
+        why = "out_of_scope" if exists is not None else "not_found"
+        record_refusal(action, record_type, [record_id], why=why, actor=caller.principal)
         raise NotFound(NOT_FOUND_DETAIL)
     return row
 
@@ -208,8 +222,13 @@ def reference(
     return row
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None), dict})
+
+
 def jsonable(value: Any) -> Any:
     """Convert a column value to JSON: uuid and times as strings, decimals as numbers."""
+    if type(value) in _AS_IS:  # most values: one set lookup (a sync page calls this 10^5 times)
+        return value
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime | date):

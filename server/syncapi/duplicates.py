@@ -1,0 +1,173 @@
+"""Possible-duplicate warnings for addresses written over sync: the web API's check, once per
+batch (two workers will register the same door offline)."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from server.registry.models.address import Address
+from server.registry.services.addresses import DUPLICATE_RADIUS_M
+from server.registry.services.records import Caller, visible
+from server.syncapi.translate import Translation
+from sync.ops import Flag, OpKind, OpResult, Status
+from sync.tables import change_log
+
+MAX_CANDIDATES = 5  # as many as the web API's `possible_duplicate` warnings name
+_WRITTEN = (Status.APPLIED, Status.MERGED, Status.CONFLICT)
+_UPDATE_RECEIPTS = sa.text(
+    """
+    UPDATE op_receipts AS o SET result = r.result, flags = r.flags
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(op_id uuid, result jsonb, flags text[])
+    WHERE o.device_id = :device_id AND o.op_id = r.op_id
+    """
+)
+
+
+def _touches_match(translation: Translation, result: OpResult) -> bool:
+    """An address create, or a patch of its point or text, that wrote its record."""
+    op = translation.op
+    return (
+        op.record_type == "address"
+        and result.status in _WRITTEN
+        and (
+            op.kind is OpKind.CREATE
+            or (
+                op.kind is OpKind.PATCH and ("point" in op.fields or "normalized_text" in op.fields)
+            )
+        )
+    )
+
+
+def _candidates_query(
+    caller: Caller, rows: str, created: str
+) -> sa.Select[tuple[uuid.UUID, uuid.UUID]]:
+    """(op id, candidate id) for each op's record: other live addresses the caller may see with
+    the same normalized text within the radius, at most MAX_CANDIDATES each."""
+    table = Address.__table__
+    mine = table.alias("mine")
+    wanted = (
+        sa.func.jsonb_to_recordset(sa.cast(sa.literal(rows), JSONB))
+        .table_valued(
+            sa.column("op_id", sa.Uuid),
+            sa.column("record_id", sa.Uuid),
+            sa.column("ord", sa.Integer),
+        )
+        .render_derived(name="wanted", with_types=True)
+    )
+    fresh = (
+        sa.func.jsonb_to_recordset(sa.cast(sa.literal(created), JSONB))
+        .table_valued(sa.column("record_id", sa.Uuid), sa.column("ord", sa.Integer))
+        .render_derived(name="fresh", with_types=True)
+    )
+    # Only ops that wrote their record in this transaction: a replayed op keeps its stored answer.
+    written = sa.exists().where(
+        change_log.c.txid == sa.func.pg_current_xact_id(),
+        change_log.c.record_type == "address",
+        change_log.c.record_id == wanted.c.record_id,
+        change_log.c.op_id == wanted.c.op_id,
+    )
+    # Each op's record is matched through the normalized-text index only, whatever the
+    # statistics say: the text is all but unique, while points are not (rooms and units inherit
+    # their building's point, and a fresh table has no statistics, where the planner took the
+    # point or grid index and walked hundreds of rows per op). So the distance test is on
+    # geography (the geometry GiST index cannot serve it) and the scope test sits in a CASE (no
+    # index condition is taken from it): both are checked on the few rows with the same text.
+    # A record created by a later op of the same batch did not exist when this op was made:
+    # only the later op is flagged, as the web API would flag the second of two posts.
+    pairs = (
+        sa.select(
+            wanted.c.op_id,
+            wanted.c.ord,
+            table.c.id.label("candidate_id"),
+            sa.func.row_number().over(partition_by=wanted.c.op_id, order_by=table.c.id).label("n"),
+        )
+        .select_from(
+            wanted.join(mine, mine.c.id == wanted.c.record_id)
+            .join(
+                table,
+                sa.and_(
+                    table.c.normalized_text == mine.c.normalized_text,
+                    sa.func.ST_DWithin(
+                        sa.func.Geography(table.c.point),
+                        sa.func.Geography(mine.c.point),
+                        DUPLICATE_RADIUS_M,
+                    ),
+                    table.c.id != mine.c.id,
+                ),
+            )
+            .outerjoin(fresh, fresh.c.record_id == table.c.id)
+        )
+        .where(
+            mine.c.deleted_at.is_(None),
+            mine.c.point.is_not(None),
+            written,
+            sa.case((visible(table, caller), sa.true()), else_=sa.false()),
+            sa.or_(fresh.c.ord.is_(None), fresh.c.ord < wanted.c.ord),
+        )
+        .subquery("pairs")
+    )
+    return (
+        sa.select(pairs.c.op_id, pairs.c.candidate_id)
+        .where(pairs.c.n <= MAX_CANDIDATES)
+        .order_by(pairs.c.ord, pairs.c.candidate_id)
+    )
+
+
+def flag_possible_duplicates(
+    conn: sa.Connection,
+    caller: Caller,
+    device_id: uuid.UUID,
+    translations: Sequence[Translation],
+    results: Sequence[OpResult],
+) -> list[OpResult]:
+    """The results with `possible_duplicate` and the candidates' ids on the address writes that
+    match another address (one query per batch); their stored receipts say the same, so a
+    replay answers alike. The ops stay applied: this is a warning."""
+    wanted = [
+        (i, t.op)
+        for i, (t, r) in enumerate(zip(translations, results, strict=True))
+        if _touches_match(t, r)
+    ]
+    if not wanted:
+        return list(results)
+    rows = orjson.dumps(
+        [{"op_id": op.op_id, "record_id": op.record_id, "ord": i} for i, op in wanted]
+    ).decode()
+    created = orjson.dumps(
+        [{"record_id": op.record_id, "ord": i} for i, op in wanted if op.kind is OpKind.CREATE]
+    ).decode()
+    found: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for op_id, candidate in conn.execute(_candidates_query(caller, rows, created)):
+        found.setdefault(op_id, []).append(candidate)
+    if not found:
+        return list(results)
+    out = list(results)
+    changed: list[OpResult] = []
+    for i, op in wanted:
+        ids = found.get(op.op_id)
+        if ids and Flag.POSSIBLE_DUPLICATE not in out[i].flags:
+            out[i] = dataclasses.replace(
+                out[i],
+                flags=(*out[i].flags, Flag.POSSIBLE_DUPLICATE),
+                candidate_ids=tuple(ids),
+            )
+            changed.append(out[i])
+    conn.execute(
+        _UPDATE_RECEIPTS,
+        {
+            "device_id": device_id,
+            "rows": orjson.dumps(
+                [
+                    {"op_id": r.op_id, "result": r.to_json(), "flags": [f.value for f in r.flags]}
+                    for r in changed
+                ]
+            ).decode(),
+        },
+    )
+    return out
