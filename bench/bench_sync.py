@@ -1,227 +1,46 @@
 """Sync through HTTP against raw SQL on the same database: push, first download, incremental pull.
 
 Builds its own database (`<DATABASE_URL's database>_bench`, dropped afterwards), serves the app
-with gunicorn as a subprocess, and drives it with the reference client's HTTP transport.
+with gunicorn as a subprocess, and drives it with the reference client's HTTP transport
+(the database, the grids and the server are `bench.sync_world`).
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy import func
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
 from bench.figures import Figure
+from bench.sync_world import (
+    GRID_RECORDS,
+    PASSWORD,
+    World,
+    background,
+    bench_database,
+    build_world,
+    libpq,
+    progress,
+    row_count,
+    scope_path_of,
+    serve,
+    square,
+    timed,
+    top_up_grid,
+)
 from client.transport import HttpTransport
 
-ROOT = Path(__file__).resolve().parents[1]
-PASSWORD = "bench password 1"  # noqa: S105 - a throwaway bench account
 BATCHES = 10  # timed 500-op push batches
 BATCH = 500
-GRID_RECORDS = 10_000
 CHANGES = 100
 SMALL, LARGE = 100_000, 1_000_000
-# Grid squares: the bench grid first, then the grids that hold the background rows.
-ORIGIN = (108.40, 34.10)
-SIZE = 0.01
-
-
-def _urls() -> tuple[URL, URL, URL]:
-    """(runtime, owner, admin) URLs of the bench database."""
-    runtime = make_url(os.environ["DATABASE_URL"])
-    owner = make_url(os.environ.get("MIGRATION_DATABASE_URL") or runtime)
-    admin = make_url(os.environ.get("TEST_ADMIN_DATABASE_URL") or owner.set(database="postgres"))
-    name = f"{runtime.database}_bench"
-    return runtime.set(database=name), owner.set(database=name), admin
-
-
-def _libpq(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@contextmanager
-def _bench_database() -> Iterator[tuple[URL, URL, URL]]:
-    """A fresh database provisioned like the test database; dropped on the way out."""
-    runtime, owner, admin = _urls()
-    name = owner.database
-    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" OWNER "{owner.username}"')
-    with psycopg.connect(_libpq(admin.set(database=name)), autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'gridwork_app'").fetchone():
-            conn.execute((ROOT / "scripts" / "provision.sql").read_text().encode())
-        else:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    try:
-        yield runtime, owner, admin.set(database=name)
-    finally:
-        with psycopg.connect(_libpq(admin), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@dataclass(frozen=True)
-class World:
-    """The bench grid and the grids of the background rows, and the worker of the bench grid."""
-
-    grid: uuid.UUID
-    others: list[uuid.UUID]
-    scope_path: list[uuid.UUID]
-    username: str
-
-
-def _square(index: int) -> tuple[str, tuple[float, float]]:
-    """WKT of grid square `index` and a point inside it."""
-    lng, lat = ORIGIN[0] + (index % 20) * SIZE, ORIGIN[1] + (index // 20) * SIZE
-    e, n = lng + SIZE, lat + SIZE
-    wkt = f"MULTIPOLYGON ((({lng} {lat}, {e} {lat}, {e} {n}, {lng} {n}, {lng} {lat})))"
-    return wkt, (lng + SIZE / 2, lat + SIZE / 2)
-
-
-def _build_world(runtime: URL, owner: URL) -> World:
-    """Migrate, load code tables, and create one community of grids and a worker (app context)."""
-    from flask_migrate import upgrade
-
-    from server import create_app
-    from server.auth.models import Role, User
-    from server.auth.passwords import hash_password
-    from server.extensions import db
-    from server.hierarchy.codes import next_grid_code
-    from server.hierarchy.models import (
-        Grid,
-        GridAssignment,
-        GridKind,
-        GridVersion,
-        OrgLevel,
-        OrgUnit,
-    )
-    from server.registry.codes import load_code_tables
-
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": runtime.render_as_string(hide_password=False),
-            "MIGRATION_DATABASE_URI": owner.render_as_string(hide_password=False),
-        }
-    )
-    with app.app_context():
-        upgrade(directory=str(ROOT / "migrations"), revision="heads")
-        load_code_tables(db.session)
-        parent: OrgUnit | None = None
-        codes = {OrgLevel.TOWN: "610116001", OrgLevel.COMMUNITY: "610116001001"}
-        for level in (OrgLevel.NEW_AREA, OrgLevel.NEW_CITY, OrgLevel.TOWN, OrgLevel.COMMUNITY):
-            unit_id = uuid.uuid4()
-            unit = OrgUnit(
-                id=unit_id,
-                parent_id=parent.id if parent else None,
-                level=level,
-                name=f"bench {level.value}",
-                code=codes.get(level),
-                path=[*(parent.path if parent else []), unit_id],
-            )
-            db.session.add(unit)
-            db.session.flush()
-            parent = unit
-        assert parent is not None
-        assert parent.code is not None
-        grids: list[uuid.UUID] = []
-        used: list[str] = []
-        for index in range(11):
-            code = next_grid_code(parent.code, GridKind.COMPREHENSIVE, used)
-            assert code is not None
-            used.append(code)
-            grid = Grid(
-                id=uuid.uuid4(),
-                code=code,
-                name=f"bench grid {index}",
-                kind=GridKind.COMPREHENSIVE,
-                community_id=parent.id,
-                path=list(parent.path),
-                version=1,
-            )
-            db.session.add(grid)
-            db.session.flush()
-            wkt = _square(index)[0]
-            db.session.add(GridVersion(grid_id=grid.id, geom=func.ST_GeomFromText(wkt, 4326)))
-            grids.append(grid.id)
-        worker = User(
-            id=uuid.uuid4(),
-            username="bench_worker",
-            display_name="Bench Worker",
-            password_hash=hash_password(PASSWORD),
-            role=Role.WORKER,
-        )
-        db.session.add(worker)
-        db.session.flush()
-        db.session.add(GridAssignment(id=uuid.uuid4(), user_id=worker.id, grid_id=grids[0]))
-        db.session.commit()
-        path = list(parent.path)
-        db.engine.dispose()
-    return World(grids[0], grids[1:], path, "bench_worker")
-
-
-@contextmanager
-def _server(runtime: URL) -> Iterator[str]:
-    """gunicorn serving the app on a free port against the bench database."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": runtime.render_as_string(hide_password=False)}
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    process = subprocess.Popen(
-        [
-            gunicorn,
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--timeout",
-            "300",
-            "server:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _progress(message: str) -> None:
-    print(f"# bench_sync: {message}", file=sys.stderr, flush=True)
-
-
-def _timed(action: Callable[[], Any]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
 
 
 def _stamp() -> str:
@@ -292,7 +111,7 @@ def _raw_rows(ops: list[dict[str, Any]]) -> bytes:
 
 def _push_figure(url: str, runtime: URL, world: World, api: HttpTransport) -> Figure:
     """Ops per second through POST /sync/push vs the raw INSERT … ON CONFLICT of the same rows."""
-    where = _square(0)[1]
+    where = square(0)[1]
     batches = [_ops(1000 + b * BATCH, BATCH, where) for b in range(BATCHES)]
     http = 0.0
     for batch in batches:
@@ -300,7 +119,7 @@ def _push_figure(url: str, runtime: URL, world: World, api: HttpTransport) -> Fi
         api.push(batch)
         http += time.perf_counter() - started
     raw_batches = [_ops(100_000 + b * BATCH, BATCH, where) for b in range(BATCHES)]
-    with psycopg.connect(_libpq(runtime)) as conn:
+    with psycopg.connect(libpq(runtime)) as conn:
         params = {"grid": world.grid, "path": world.scope_path}
         raw = 0.0
         for batch in raw_batches:
@@ -310,7 +129,7 @@ def _push_figure(url: str, runtime: URL, world: World, api: HttpTransport) -> Fi
                 conn.execute(_RAW_INSERT, {**params, "rows": body.decode()})
                 conn.commit()
 
-            raw += _timed(insert)
+            raw += timed(insert)
     ops = BATCHES * BATCH
     return Figure(
         "push 500-op batches of ~1 KB records (HTTP vs raw)",
@@ -320,79 +139,6 @@ def _push_figure(url: str, runtime: URL, world: World, api: HttpTransport) -> Fi
         "ratio >= 0.5",
         True,
     )
-
-
-_FILL = """
-INSERT INTO addresses (id, version, grid_id, scope_path, kind, division_code, street,
-    door_number, full_text, normalized_text, point)
-SELECT gen_random_uuid(), 1, (%(grids)s::uuid[])[1 + g %% cardinality(%(grids)s::uuid[])],
-    %(path)s, 'door', '610116001001', '长安南路' || g || '号街区', g || '号',
-    '陕西省西安市雁塔区长安南路' || g || '号' || repeat('地址说明', %(repeat)s),
-    '陕西省西安市雁塔区长安南路' || g || '号' || repeat('地址说明', %(repeat)s),
-    ST_SetSRID(ST_MakePoint(%(lng)s, %(lat)s), 4326)
-FROM generate_series(%(start)s, %(stop)s - 1) AS g
-"""
-
-# Background rows: the change-log entries the tracking trigger would write, in the same
-# statement, with triggers off (session_replication_role, superuser). The field history
-# (`field_stamps`) is skipped: pulls never read it, and writing it would triple the load time.
-_BACKGROUND = (
-    "WITH added AS (" + _FILL + " RETURNING id, grid_id, version) "
-    "INSERT INTO change_log (record_type, record_id, grid_id, version, kind) "
-    "SELECT 'address', id, grid_id, version, 'upsert' FROM added"
-)
-
-
-def _params(
-    grids: list[uuid.UUID], path: list[uuid.UUID], start: int, stop: int, repeat: int
-) -> dict[str, Any]:
-    lng, lat = _square(1)[1]
-    return {
-        "grids": grids,
-        "path": path,
-        "lng": lng,
-        "lat": lat,
-        "start": start,
-        "stop": stop,
-        "repeat": repeat,
-    }
-
-
-def _fill(
-    runtime: URL, grids: list[uuid.UUID], path: list[uuid.UUID], start: int, stop: int
-) -> None:
-    """Insert rows [start, stop) of ~1 KB through the tracking triggers, like any writer."""
-    with psycopg.connect(_libpq(runtime)) as conn:
-        conn.execute(_FILL, _params(grids, path, start, stop, 60))
-
-
-def _background(
-    admin: URL, grids: list[uuid.UUID], path: list[uuid.UUID], start: int, stop: int
-) -> None:
-    """Insert rows [start, stop) of ~300 B and their change-log entries, set-based, in chunks."""
-    with psycopg.connect(_libpq(admin)) as conn:
-        conn.execute("SET session_replication_role = replica")
-        for chunk in range(start, stop, 200_000):
-            conn.execute(_BACKGROUND, _params(grids, path, chunk, min(chunk + 200_000, stop), 10))
-            conn.commit()
-        conn.autocommit = True  # VACUUM runs outside a transaction
-        conn.execute("SET session_replication_role = origin")
-        conn.execute("VACUUM ANALYZE addresses")
-        conn.execute("VACUUM ANALYZE change_log")
-
-
-def _scope_path(runtime: URL, grid: uuid.UUID) -> list[uuid.UUID]:
-    with psycopg.connect(_libpq(runtime)) as conn:
-        row = conn.execute("SELECT scope_path FROM addresses WHERE grid_id = %s LIMIT 1", (grid,))
-        found = row.fetchone()
-        assert found is not None, "the warm-up push stored nothing"
-        return list(found[0])
-
-
-def _row_count(runtime: URL) -> int:
-    with psycopg.connect(_libpq(runtime)) as conn:
-        row = conn.execute("SELECT count(*) FROM addresses").fetchone()
-        return int(row[0]) if row else 0
 
 
 DOWNLOAD_ROUNDS = 3  # fresh devices; the best round of each side counts (a shared machine)
@@ -416,7 +162,7 @@ def _raw_download(runtime: URL, world: World) -> tuple[float, float]:
     """Seconds for each raw way to read the grid's live rows and serialize them."""
     from psycopg.rows import dict_row
 
-    with psycopg.connect(_libpq(runtime)) as conn:
+    with psycopg.connect(libpq(runtime)) as conn:
 
         def as_jsonb() -> None:
             rows = conn.execute(_RAW_TO_JSONB, (world.grid,)).fetchall()
@@ -431,7 +177,7 @@ def _raw_download(runtime: URL, world: World) -> tuple[float, float]:
                 ]
             )
 
-        return _timed(as_jsonb), _timed(as_columns)
+        return timed(as_jsonb), timed(as_columns)
 
 
 def _http_download(url: str, world: World, device: str) -> tuple[float, int]:
@@ -484,7 +230,7 @@ def _download_figure(url: str, runtime: URL, world: World) -> tuple[list[Figure]
         jsonb_took, columns_took = _raw_download(runtime, world)
         as_jsonb, as_columns = min(as_jsonb, jsonb_took), min(as_columns, columns_took)
     raw = min(as_jsonb, as_columns)
-    _progress(
+    progress(
         f"raw download: to_jsonb {received / as_jsonb:.0f} rec/s, "
         f"columns + orjson {received / as_columns:.0f} rec/s (the baseline is the faster)"
     )
@@ -521,7 +267,7 @@ def _download_figure(url: str, runtime: URL, world: World) -> tuple[list[Figure]
 def _incremental_pull(runtime: URL, world: World, phone: Any, rounds: int = 5) -> float:
     """Median seconds for the phone to pull after 100 records of its grid changed."""
     times = []
-    with psycopg.connect(_libpq(runtime)) as conn:
+    with psycopg.connect(libpq(runtime)) as conn:
         ids = [
             r[0]
             for r in conn.execute(
@@ -536,49 +282,37 @@ def _incremental_pull(runtime: URL, world: World, phone: Any, rounds: int = 5) -
                 (f"changed {round_no}", ids),
             )
             conn.commit()
-            times.append(_timed(phone.pull))
+            times.append(timed(phone.pull))
     times.sort()
     return times[len(times) // 2]
-
-
-def _top_up_grid(runtime: URL, world: World) -> None:
-    """Bring the bench grid to GRID_RECORDS live records."""
-    with psycopg.connect(_libpq(runtime)) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM addresses WHERE grid_id = %s AND deleted_at IS NULL",
-            (world.grid,),
-        ).fetchone()
-    have = int(row[0]) if row else 0
-    if have < GRID_RECORDS:
-        _fill(runtime, [world.grid], world.scope_path, 10_000_000, 10_000_000 + GRID_RECORDS - have)
 
 
 def run() -> list[Figure]:
     """Push, first download and incremental pull figures, each next to its baseline."""
     figures: list[Figure] = []
-    with _bench_database() as (runtime, owner, admin), tempfile.TemporaryDirectory() as instance:
+    with bench_database() as (runtime, owner, admin), tempfile.TemporaryDirectory() as instance:
         os.environ["GRIDWORK_INSTANCE_PATH"] = instance
-        world = _build_world(runtime, owner)
-        with _server(runtime) as url:
+        world = build_world(runtime, owner)
+        with serve(runtime) as url:
             api = HttpTransport(url)
             api.login(world.username, PASSWORD, "bench-push")
             # Warm up; the pushed rows also tell the raw inserts which scope path the server sets.
-            api.push(_ops(0, 50, _square(0)[1]))
-            world = replace(world, scope_path=_scope_path(runtime, world.grid))
+            api.push(_ops(0, 50, square(0)[1]))
+            world = replace(world, scope_path=scope_path_of(runtime, world.grid))
             figures.append(_push_figure(url, runtime, world, api))
-            _progress(str(figures[-1]))
-            _top_up_grid(runtime, world)
+            progress(str(figures[-1]))
+            top_up_grid(runtime, world)
             download, phone = _download_figure(url, runtime, world)
             figures.extend(download)
-            _progress(str(download))
-            _background(admin, world.others, world.scope_path, 0, SMALL - _row_count(runtime))
+            progress(str(download))
+            background(admin, world.others, world.scope_path, 0, SMALL - row_count(runtime))
             small = _incremental_pull(runtime, world, phone)
-            _progress(f"{_row_count(runtime)} rows: incremental pull {small * 1000:.0f} ms")
+            progress(f"{row_count(runtime)} rows: incremental pull {small * 1000:.0f} ms")
             started = time.perf_counter()
-            _background(admin, world.others, world.scope_path, SMALL, LARGE)
-            _progress(f"900,000 rows added in {time.perf_counter() - started:.0f} s")
+            background(admin, world.others, world.scope_path, SMALL, LARGE)
+            progress(f"900,000 rows added in {time.perf_counter() - started:.0f} s")
             large = _incremental_pull(runtime, world, phone)
-            _progress(f"{_row_count(runtime)} rows: incremental pull {large * 1000:.0f} ms")
+            progress(f"{row_count(runtime)} rows: incremental pull {large * 1000:.0f} ms")
             figures.append(
                 Figure(
                     f"incremental pull of {CHANGES} changes at 1M rows vs at 100k (ms)",
