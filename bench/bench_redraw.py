@@ -245,13 +245,18 @@ def _raw_select(changes: list[Any]) -> int:
     return n
 
 
+def _whole_rows(conn: sa.Connection, record_type: Any) -> str:
+    """Every record as the JSON document the scope-diff pull delivers (like for like)."""
+    return "t.id, to_jsonb(t) AS doc"
+
+
 def _redownload(registry: Registry, grid: uuid.UUID) -> int:
     """What a phone without a scope diff would do: snapshot its whole grid again."""
     after: str | None = None
     n = 0
     while True:
         with db.engine.connect() as conn:
-            page = snapshot(conn, registry, [grid], after, limit=1000)
+            page = snapshot(conn, registry, [grid], after, limit=1000, columns=_whole_rows)
         n += len(page.records)
         if page.after is None:
             return n
