@@ -4,7 +4,9 @@ and apply) and the preview query that computes every move in one SELECT, changin
 Candidates are the live rows whose own point lies in the affected area (a `&&` bbox prefilter,
 then `ST_Covers`), rows anchored to a row that moved, and rows still naming a retired grid.
 The preview places them the way `server.registry.placement` will: a point takes the lowest-coded
-grid covering it among the grids as they will be; an anchored row follows its anchor.
+grid covering it among the grids as they will be (near the area; a point outside the area's box
+keeps the grid covering it now, which the redraw cannot change); an anchored row follows its
+anchor.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from server.extensions import db
 from server.hierarchy.models import Grid, GridVersion
-from server.registry.placement import ORDER, RULES, FromPoint
+from server.registry.placement import ORDER, RULES, FromPoint, cover_near_or_anywhere
 
 MovedIn = Callable[[str, ColumnElement[Any]], ColumnElement[bool]]
 # (record type, grid before, grid after, how many records)
@@ -154,7 +156,11 @@ def _moves(
                 .lateral(f"cover_{name}_{i}")
             )
             joined = joined.outerjoin(cover, true())
-            choices.append((point.is_not(None), cover.c.grid_id))
+            # `after` holds only the grids near the area; a point outside its box (a candidate
+            # for its moved anchor or its retired grid) keeps what covers it now, as in apply.
+            near = func.ST_Envelope(area.sql())
+            grid = cover_near_or_anywhere(point, near, cover.c.grid_id, "id")
+            choices.append((point.is_not(None), grid))
         else:
             fk = src.c[rule.fk]
             anchor = table(rule.anchor).alias(f"anchor_{name}_{i}")

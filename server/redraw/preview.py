@@ -9,14 +9,22 @@ import uuid
 from typing import Any
 
 import shapely
-from sqlalchemy import func, literal, select, text
+from sqlalchemy import false, func, literal, select, text, union_all
 
 from server.errors import InvalidInput
 from server.extensions import db
 from server.redraw import report
-from server.redraw.moves import AfterGrid, Area, MoveCount, count_moves, in_ids, table
+from server.redraw.moves import (
+    AfterGrid,
+    Area,
+    MoveCount,
+    candidates,
+    count_moves,
+    in_ids,
+    table,
+)
 from server.redraw.plan import Plan, display_key, problem_dict
-from server.registry.placement import ORDER
+from server.registry.placement import ORDER, RULES, FromPoint
 
 
 def refuse_invalid(plan: Plan) -> None:
@@ -56,13 +64,19 @@ def likely_moves_more_than(plan: Plan, limit: int) -> bool:
     """A cheap guess whether a valid plan moves more than `limit` records.
 
     Apply uses it to choose between now and a background job; the exact count (the preview's
-    `predicted_moves`) costs about as much as the apply itself. The guess: the records now in
-    the drafted grids, times the share of the affected area whose grid changes. Each table's
-    rows are counted on its (grid_id, id) index, and only up to what could still tip the total
-    over the limit. Records in no grid that the redraw would place are not counted.
+    `predicted_moves`) costs about as much as the apply itself. The guess: the records in no
+    grid whose own point lies in the affected area (the redraw places them), plus the records
+    now in the drafted grids times the share of the affected area whose grid changes. Each
+    table's rows are counted on an index ((grid_id, id), or the point's), and only up to what
+    could still tip the total over the limit. Records following an unplaced anchor are not
+    counted.
     """
-    affected = plan.affected_area().area
-    share = plan.changed_area().area / affected if affected > 0 else 0.0
+    affected = plan.affected_area()
+    unplaced = _unplaced_in(Area(shapely.to_wkb(affected)), limit + 1)
+    if unplaced > limit:
+        return True
+    limit -= unplaced
+    share = plan.changed_area().area / affected.area if affected.area > 0 else 0.0
     if share <= 0:
         return False
     drafted = plan.drafted_ids()
@@ -78,6 +92,25 @@ def likely_moves_more_than(plan: Plan, limit: int) -> bool:
         if seen > enough:
             return True
     return False
+
+
+def _unplaced_in(area: Area, cap: int) -> int:
+    """Live records in no grid whose own point is in the affected `area`, counted (in one
+    statement) up to `cap` per table.
+
+    Apply re-places them by their point (see `moves.candidates`); since a valid redraw covers
+    the same ground before and after, each of them lands in a grid.
+    """
+    found = []
+    for name in ORDER:
+        if any(isinstance(rule, FromPoint) for rule in RULES[name]):
+            rows = table(name)
+            own_point = candidates(name, rows, area, lambda _anchor, _fk: false(), ())
+            found.append(select(literal(1)).where(rows.c.grid_id.is_(None), own_point).limit(cap))
+    if not found:
+        return 0
+    every = union_all(*found).subquery("unplaced")
+    return int(db.session.scalar(select(func.count()).select_from(every)) or 0)
 
 
 def build_preview(plan: Plan) -> dict[str, Any]:

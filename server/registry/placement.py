@@ -124,6 +124,21 @@ def _cover_of(point: ColumnElement[Any], column: str) -> ColumnElement[Any]:
     )
 
 
+def cover_near_or_anywhere(
+    point: ColumnElement[Any],
+    near: ColumnElement[Any],
+    found: ColumnElement[Any],
+    column: str,
+) -> ColumnElement[Any]:
+    """`column` of the grid covering `point`: `found` (looked up among the grids overlapping the
+    box `near`) when the point lies in that box, else of the lowest-coded current grid anywhere.
+
+    Shared by apply and the redraw preview, so both place a point outside the redraw's box the
+    same way: a grid covering it need not overlap the box, so the box's grids cannot tell.
+    """
+    return case((point.bool_op("&&")(near), found), else_=_cover_of(point, column))
+
+
 def _covers_near(
     table: Table,
     column: str,
@@ -193,9 +208,8 @@ def placing(
             cover = _covers_near(table, rule.column, where, near, f"cover{i}")
             joined = joined.outerjoin(cover, cover.c.id == src.c.id)
             present = point.is_not(None)
-            inside = point.bool_op("&&")(near)
-            grids.append((present, case((inside, cover.c.grid_id), else_=_cover_of(point, "id"))))
-            paths.append((present, case((inside, cover.c.path), else_=_cover_of(point, "path"))))
+            grids.append((present, cover_near_or_anywhere(point, near, cover.c.grid_id, "id")))
+            paths.append((present, cover_near_or_anywhere(point, near, cover.c.path, "path")))
         elif isinstance(rule, FromPoint):
             cover = covering_grid(src.c[rule.column], f"cover{i}")
             joined = joined.outerjoin(cover, true())
