@@ -65,13 +65,26 @@ class _Entry:
     kind: str
 
 
+# Per grid, an ordered range scan of (grid_id, txid, seq) that stops after n entries, then the
+# first n of them all: the cost is the device's grids' changes, never the whole log after the
+# cursor. The grid is bounded by a row comparison and `<=`, not `grid_id = g.id`: with an
+# equality the planner drops grid_id from the order and may walk (txid, seq) instead, filtering
+# on grid_id, through every grid's entries (500,000 of them for a cursor before a bulk load).
+# Ordered by the xid8 column itself: a bare `txid` would name the text output column, whose
+# order differs from xid8's once txids gain a digit (and a page cut there would skip entries).
 _FEED = """
-SELECT seq, txid::text AS txid, record_type, record_id, grid_id, version, kind
-FROM change_log
-WHERE grid_id = ANY(:grids)
-  AND (txid, seq) > (CAST(:txid AS xid8), :seq)
-  AND {bound}
-ORDER BY txid, seq
+SELECT c.seq, c.txid::text AS txid, c.record_type, c.record_id, c.grid_id, c.version, c.kind
+FROM unnest(CAST(:grids AS uuid[])) AS g(id)
+CROSS JOIN LATERAL (
+  SELECT seq, txid, record_type, record_id, grid_id, version, kind
+  FROM change_log
+  WHERE (grid_id, txid, seq) > (g.id, CAST(:txid AS xid8), :seq)
+    AND grid_id <= g.id
+    AND {bound}
+  ORDER BY grid_id, txid, seq
+  LIMIT :n
+) AS c
+ORDER BY c.txid, c.seq
 LIMIT :n
 """
 
@@ -82,6 +95,8 @@ def _entries(
     if not grids or n <= 0:
         return []
     bound = "txid < CAST(:horizon AS xid8)" if below else "txid >= CAST(:horizon AS xid8)"
+    if not below:
+        after = max(after, Position(horizon, 0))  # the same rows; the scan starts at the horizon
     rows = conn.execute(
         sa.text(_FEED.format(bound=bound)),
         {

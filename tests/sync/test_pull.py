@@ -113,6 +113,28 @@ def test_a_page_limit_pages_by_keyset_and_delivers_every_change(engine: Engine) 
     assert seen == written
 
 
+def test_pages_follow_transaction_order_when_txids_gain_a_digit(engine: Engine) -> None:
+    device = make_device()
+    cursor = pulled(engine, device, [GRID_A], None).cursor
+    # Entries of two future transactions: as text, "10000000000" sorts before "9999999990".
+    earlier, later = uuid.uuid4(), uuid.uuid4()
+    with engine.begin() as conn:
+        for txid, record_id in ((9_999_999_990, earlier), (10_000_000_000, later)):
+            conn.execute(
+                change_log.insert().values(
+                    txid=sa.cast(sa.literal(str(txid), sa.Text), Xid8()),
+                    record_type="note",
+                    record_id=record_id,
+                    grid_id=GRID_A,
+                    version=1,
+                    kind="upsert",
+                )
+            )
+    first = pulled(engine, device, [GRID_A], cursor, limit=1)
+    second = pulled(engine, device, [GRID_A], first.cursor, limit=1)
+    assert [c.record_id for c in first.changes + second.changes] == [earlier, later]
+
+
 def test_grid_move_sends_a_leave_to_the_old_grid_and_the_record_to_the_new(engine: Engine) -> None:
     in_a, in_b = make_device("a"), make_device("b")
     cursor_a = pulled(engine, in_a, [GRID_A], None).cursor

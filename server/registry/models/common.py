@@ -45,7 +45,11 @@ class RecordColumns:
 def record_indexes(table: str) -> tuple[Any, ...]:
     """The indexes every record table has: (grid_id, id) for pulls, scope path, change time."""
     return (
-        Index(f"ix_{table}_grid_id_id", "grid_id", "id"),
+        # version and deleted_at included (migration 0008_pull_indexes): a pull's per-grid
+        # count and checksum is then an index-only scan, its cost the grid's, not the table's.
+        Index(
+            f"ix_{table}_grid_id_id", "grid_id", "id", postgresql_include=["version", "deleted_at"]
+        ),
         Index(f"ix_{table}_scope_path", "scope_path", postgresql_using="gin"),
         Index(f"ix_{table}_updated_at", "updated_at"),
     )
