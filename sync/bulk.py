@@ -31,7 +31,6 @@ from sync.apply import (
     new_row,
     placement_columns,
     server_changes,
-    write_context,
 )
 from sync.merge import ServerState, merge_patch
 from sync.ops import JSON, Flag, OpKind, OpResult, Status
@@ -54,6 +53,21 @@ class _Plan:
 def _flags(prepared: PreparedOp, access: Access) -> tuple[Flag, ...]:
     extra = (Flag.OUT_OF_SCOPE_NOW,) if access is Access.AT_EDIT_TIME else ()
     return prepared.flags + extra
+
+
+def _row_context(prepared: PreparedOp, fields: Mapping[str, JSON]) -> dict[str, JSON]:
+    """A record's entry under the write context's `rows`: its op id and stamp, and the field
+    stamps only when some differ. The device is the context's own (`apply.write_context` per
+    row repeated it 500 times, and an empty `stamps`, for the trigger to parse and skip)."""
+    row: dict[str, JSON] = {"op_id": prepared.op.op_id, "stamp": prepared.stamp}
+    stamps = {
+        n: stamp
+        for n in fields
+        if (stamp := prepared.field_stamps.get(n, prepared.stamp)) != prepared.stamp
+    }
+    if stamps:
+        row["stamps"] = stamps
+    return row
 
 
 def _plain_patch(prepared: PreparedOp, state: RecordState, device: Device) -> bool:
@@ -93,7 +107,7 @@ def _plan(
                 placed = placements[placed_key] = placement_columns(p, location)
             row = new_row(p, location, device, now, audit, placed)
             plan.inserts.setdefault((p.record_type.name, tuple(sorted(row))), []).append(row)
-            plan.context_rows[str(p.op.record_id)] = write_context(p, device, p.op.fields)
+            plan.context_rows[str(p.op.record_id)] = _row_context(p, p.op.fields)
             result = OpResult(p.op.op_id, Status.APPLIED, version=1, flags=flags)
             # No other op of the batch touches this record: its field history is not needed.
             plan.answers[p.op.op_id] = Applied(result, RecordState(row))
@@ -112,7 +126,7 @@ def _plan(
                 }
                 group = (p.record_type.name, tuple(sorted(row)))
                 plan.updates.setdefault(group, []).append({**row, "id": str(p.op.record_id)})
-                plan.context_rows[str(p.op.record_id)] = write_context(p, device, outcome.writes)
+                plan.context_rows[str(p.op.record_id)] = _row_context(p, outcome.writes)
                 doc = {**doc, **row}
             result = OpResult(p.op.op_id, Status.APPLIED, version=version, flags=flags)
             plan.answers[p.op.op_id] = Applied(result, RecordState(doc, state.history))

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from sync import bulk, hlc, records, references
@@ -36,7 +35,7 @@ from sync.ops import (
     hash_canonical,
 )
 from sync.registry import Location, Refused, Registry
-from sync.tables import device_sync_state, op_receipts, rejected_ops
+from sync.tables import device_sync_state, rejected_ops
 
 MAX_FAILURES_KEPT = 20
 _INSERT_RECEIPTS = sa.text(
@@ -47,6 +46,11 @@ _INSERT_RECEIPTS = sa.text(
          AS r(op_id uuid, payload_hash text, result jsonb, flags text[])
     ORDER BY r.op_id
     """
+)
+
+_STORED_RECEIPTS = sa.text(
+    "SELECT op_id, payload_hash, result FROM op_receipts "
+    "WHERE device_id = :device_id AND op_id = ANY(CAST(:op_ids AS uuid[]))"
 )
 
 
@@ -135,12 +139,13 @@ def _prepare(
 def _stored_receipts(
     conn: sa.Connection, device_id: uuid.UUID, op_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[str, OpResult]]:
-    # One array parameter, not an IN list of 500 parameters to render, bind and parse.
-    wanted = sa.bindparam("op_ids", sorted(set(op_ids)), type_=ARRAY(UUID(as_uuid=True)))
+    # One array parameter, not an IN list of 500 parameters to render, bind and parse; sent as
+    # one literal (`records.uuid_array`), not a list the driver adapts element by element. The
+    # literal goes untyped into the CAST, so the array is a constant the index scan takes: typed
+    # (`::VARCHAR`, as a Core bind renders it) the planner kept the cast per row, a seq scan
+    # parsing 500 uuids for every stored receipt (0.8 s at 10,000 receipts).
     rows = conn.execute(
-        sa.select(op_receipts.c.op_id, op_receipts.c.payload_hash, op_receipts.c.result).where(
-            op_receipts.c.device_id == device_id, op_receipts.c.op_id == sa.any_(wanted)
-        )
+        _STORED_RECEIPTS, {"device_id": device_id, "op_ids": records.uuid_array(op_ids)}
     )
     return {r.op_id: (r.payload_hash, OpResult.from_json(r.result)) for r in rows}
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import current_app
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from geo.geometry import Extent
 from server.registry.models.common import SERVER_FIELDS
@@ -37,10 +37,33 @@ def _validators_pass(field: fields.Field[Any], value: Any) -> bool:
     return True
 
 
+def _same_test(validator: Any) -> Check | None:
+    """The test a common validator makes, without building its error (None: call it instead).
+    Raising where marshmallow's would (len() of a number) counts as failing, as in
+    `_validators_pass`."""
+    kind = type(validator)
+    if kind is validate.Length:
+        low, high, equal = validator.min, validator.max, validator.equal
+        if equal is not None:
+            return lambda v: len(v) == equal
+        return lambda v: (low is None or len(v) >= low) and (high is None or len(v) <= high)
+    if kind is validate.Regexp:
+        match = validator.regex.match
+        return lambda v: match(v) is not None
+    if kind is validate.OneOf:
+        choices = validator.choices
+        return lambda v: v in choices
+    return None
+
+
 def _typed(field: fields.Field[Any], convert: Callable[[Any], Any]) -> Check:
     """A check that converts the value (None when not acceptable) and runs the validators."""
     allow_none = field.allow_none
     plain = not field.validators
+    # Most fields carry a Length, Regexp or OneOf: tested inline, 500 ops x 12 fields skip the
+    # validators' calls and exception set-up (~10 ms a batch).
+    tests = [_same_test(v) for v in field.validators]
+    inline = None if None in tests else tuple(t for t in tests if t is not None)
 
     def check(value: Any) -> bool:
         if value is None:
@@ -48,7 +71,17 @@ def _typed(field: fields.Field[Any], convert: Callable[[Any], Any]) -> Check:
         converted = convert(value)
         if converted is None:
             return False
-        return plain or _validators_pass(field, converted)
+        if plain:
+            return True
+        if inline is None:
+            return _validators_pass(field, converted)
+        try:
+            for test in inline:
+                if not test(converted):
+                    return False
+        except Exception:
+            return False
+        return True
 
     return check
 

@@ -66,7 +66,9 @@ def grids_at_points(conn: sa.Connection, points: Iterable[JSON]) -> dict[str, Lo
     wanted = sorted({p for p in points if isinstance(p, str) and OUR_EWKT.match(p)})
     if not wanted:
         return {}
-    rows = conn.execute(_AT_POINTS, {"points": wanted})
+    # One text[] literal, not a list the driver adapts string by string (~3 ms for 500 points);
+    # OUR_EWKT leaves no quote or backslash to escape inside the double quotes.
+    rows = conn.execute(_AT_POINTS, {"points": "{" + ",".join(f'"{p}"' for p in wanted) + "}"})
     # One Location per grid, shared by all its points.
     by_grid: dict[uuid.UUID | None, Location] = {None: Location(None)}
     found: dict[str, Location] = {}

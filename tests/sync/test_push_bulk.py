@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 
@@ -93,3 +94,19 @@ def test_poison_patch_among_plain_patches_is_rejected_and_the_others_applied(
     bad, good = run(engine, device, [poison, fine])
     assert (bad.status, bad.reason) == (Status.REJECTED, Reason.APPLY_FAILED)
     assert (good.status, good.version) == (Status.APPLIED, 2)
+
+
+def test_creates_applied_together_keep_a_fields_own_stamp(engine: Engine) -> None:
+    device = make_device()
+    older = stamp("field", -1000)
+    own = dataclasses.replace(
+        make_op(OpKind.CREATE, uuid.uuid4(), {"title": "own", "place": "north"}, at=stamp("o")),
+        stamps={"title": older},
+    )
+    plain = make_op(OpKind.CREATE, uuid.uuid4(), {"title": "plain", "place": "north"})
+    results = run(engine, device, [own, plain])
+    assert [r.status for r in results] == [Status.APPLIED] * 2
+    assert title_stamps(engine, 1) == {
+        own.record_id: (older, own.op_id),
+        plain.record_id: (plain.stamp, plain.op_id),
+    }
