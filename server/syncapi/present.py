@@ -17,7 +17,7 @@ from server.privacy.masking import FieldClass
 from server.registry.services import personal
 from server.registry.services.catalog import RESOURCES
 from server.registry.services.persons import SPECIAL_FIELDS
-from server.registry.services.records import Caller, base_fields, jsonable
+from server.registry.services.records import Caller, base_fields, jsonable, native_json
 from server.syncapi.record_types import BY_NAME
 from sync.ops import JSON
 from sync.registry import RecordType
@@ -80,14 +80,19 @@ def snapshot_columns(conn: sa.Connection, record_type: RecordType) -> str:
 
 
 def _present_rows(
-    caller: Caller, record_type: str, rows: list[dict[str, Any]]
+    caller: Caller, record_type: str, rows: list[dict[str, Any]], *, native: bool = False
 ) -> dict[uuid.UUID, dict[str, Any]]:
-    """Rows of one type read with `_columns`, presented as the caller's role sees them."""
+    """Rows of one type read with `_columns`, presented as the caller's role sees them.
+
+    `native`: the bodies go straight to orjson, so the GeoJSON text goes in as a fragment
+    (written verbatim, never parsed) and uuids and times as objects (see `native_json`).
+    """
     geometries = [c.name for c in BY_NAME[record_type].table.c if _is_geometry(c)]
+    as_json = orjson.Fragment if native else orjson.loads
     for row in rows:
         for name in geometries:
             if row[name] is not None:
-                row[name] = orjson.loads(row[name])
+                row[name] = as_json(row[name])
     resource = _RESOURCE_BY_TYPE.get(record_type)
     presenter = resource.present if resource else _OWN_PRESENTERS[record_type]
     # Plain dicts read like the RowMappings the presenters are written for (by column name).
@@ -133,11 +138,16 @@ def present_docs(
 def present_snapshot(
     caller: Caller, records: Sequence[tuple[str, dict[str, Any]]]
 ) -> list[dict[str, Any] | None]:
-    """Present a snapshot page read with `snapshot_columns`: one presenter call per type."""
+    """Present a snapshot page read with `snapshot_columns`: one presenter call per type.
+
+    The bodies hold uuids, datetimes and GeoJSON fragments: serialise them with orjson only.
+    """
     by_type: dict[str, list[dict[str, Any]]] = {}
     for record_type, row in records:
         by_type.setdefault(record_type, []).append(row)
-    shown = {
-        t: _present_rows(caller, t, rows) if t in BY_NAME else {} for t, rows in by_type.items()
-    }
+    with native_json():
+        shown = {
+            t: _present_rows(caller, t, rows, native=True) if t in BY_NAME else {}
+            for t, rows in by_type.items()
+        }
     return [shown[t].get(row["id"]) for t, row in records]

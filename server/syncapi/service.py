@@ -264,8 +264,9 @@ def snapshot_page(
         except ValueError:
             raise InvalidInput({"after": ["Not a snapshot position from this API."]}) from None
         shown = present_snapshot(caller, page.records)
+        # Ids stay uuids, like the presented bodies: orjson writes them as str() would.
         records = [
-            {"record_type": t, "record_id": str(doc["id"]), "version": doc["version"], "record": s}
+            {"record_type": t, "record_id": doc["id"], "version": doc["version"], "record": s}
             for (t, doc), s in zip(page.records, shown, strict=True)
         ]
         summary = None

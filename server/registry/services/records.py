@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -223,11 +225,28 @@ def reference(
 
 
 _AS_IS = frozenset({str, int, float, bool, type(None), dict})
+# Types orjson writes exactly as `jsonable` would (str(uuid), isoformat()), ~10x faster.
+_NATIVE = frozenset({uuid.UUID, datetime, date})
+_native_json: ContextVar[bool] = ContextVar("native_json", default=False)
+
+
+@contextmanager
+def native_json() -> Iterator[None]:
+    """Within: `jsonable` leaves uuids, datetimes and dates to orjson, which writes the same
+    text. Only for bodies that orjson serialises (the sync API); a first download presents
+    ~50,000 of them per 10,000 records."""
+    token = _native_json.set(True)
+    try:
+        yield
+    finally:
+        _native_json.reset(token)
 
 
 def jsonable(value: Any) -> Any:
     """Convert a column value to JSON: uuid and times as strings, decimals as numbers."""
     if type(value) in _AS_IS:  # most values: one set lookup (a sync page calls this 10^5 times)
+        return value
+    if type(value) in _NATIVE and _native_json.get():
         return value
     if isinstance(value, uuid.UUID):
         return str(value)
@@ -243,7 +262,7 @@ def jsonable(value: Any) -> Any:
 def base_fields(row: RowMapping) -> dict[str, Any]:
     """The sync-contract fields every response carries."""
     return {
-        "id": str(row["id"]),
+        "id": jsonable(row["id"]),
         "version": row["version"],
         "grid_id": jsonable(row["grid_id"]),
         "created_at": jsonable(row["created_at"]),
