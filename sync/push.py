@@ -16,11 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from sync import bulk, hlc, records, references
+from sync import bulk, hlc, receipts, records, references
 from sync.access import Access, AccessCheck, AuthorizeFn, Device
 from sync.apply import Applied, PreparedOp, RecordState, apply_op
 from sync.errors import BatchTooLarge
@@ -35,18 +33,6 @@ from sync.ops import (
     hash_canonical,
 )
 from sync.registry import Location, Refused, Registry
-from sync.tables import device_sync_state, rejected_ops
-
-MAX_FAILURES_KEPT = 20
-_INSERT_RECEIPTS = sa.text(
-    """
-    INSERT INTO op_receipts (device_id, op_id, payload_hash, result, flags, at)
-    SELECT :device_id, r.op_id, r.payload_hash, r.result, r.flags, :at
-    FROM jsonb_to_recordset(CAST(:rows AS jsonb))
-         AS r(op_id uuid, payload_hash text, result jsonb, flags text[])
-    ORDER BY r.op_id
-    """
-)
 
 _STORED_RECEIPTS = sa.text(
     "SELECT op_id, payload_hash, result FROM op_receipts "
@@ -346,97 +332,5 @@ def push(
             assert first is not None
             results[i] = OpResult(op.op_id, Status.DUPLICATE, version=first.version)
     final = [r for r in results if r is not None]
-    _finish(conn, device, ops, hashes, final, first_index, rejects, now)
+    receipts.store(conn, device, ops, hashes, final, first_index, rejects, now)
     return final
-
-
-def _finish(
-    conn: sa.Connection,
-    device: Device,
-    ops: Sequence[Op],
-    hashes: Sequence[str],
-    results: Sequence[OpResult],
-    first_index: Mapping[uuid.UUID, int],
-    rejects: list[tuple[Op, OpResult]],
-    now: datetime,
-) -> None:
-    """Store receipts, keep rejected payloads, record device health: a few set-based writes."""
-    records.set_write_context(conn, None)
-    fresh = sorted(first_index.values())
-    if fresh:
-        # One statement for all receipts (an executemany is a round trip per row).
-        conn.execute(
-            _INSERT_RECEIPTS,
-            {
-                "device_id": device.device_id,
-                "at": now,
-                "rows": orjson.dumps(
-                    [
-                        {
-                            "op_id": ops[i].op_id,
-                            "payload_hash": hashes[i],
-                            "result": results[i].to_json(),
-                            "flags": [f.value for f in results[i].flags],
-                        }
-                        for i in fresh
-                    ]
-                ).decode(),
-            },
-        )
-    rejects = rejects + [
-        (ops[i], results[i]) for i in fresh if results[i].status is Status.REJECTED
-    ]
-    if rejects:
-        conn.execute(
-            sa.insert(rejected_ops),
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "device_id": device.device_id,
-                    "user_id": device.user_id,
-                    "op_id": op.op_id,
-                    "record_type": op.record_type,
-                    "record_id": op.record_id,
-                    "reason": result.reason.value if result.reason else "rejected",
-                    "field_errors": {k: list(v) for k, v in result.field_errors.items()},
-                    "payload": op.to_json(),
-                    "at": now,
-                }
-                for op, result in rejects
-            ],
-        )
-    failures = [
-        {
-            "stage": "push",
-            "op_id": str(op.op_id),
-            "reason": r.reason,
-            "at": now.isoformat(),
-            "app_version": device.app_version,
-        }
-        for op, r in rejects
-    ][-MAX_FAILURES_KEPT:]
-    state = pg_insert(device_sync_state).values(
-        device_id=device.device_id,
-        last_push_at=now,
-        last_op_id=ops[-1].op_id if ops else None,
-        app_version=device.app_version,
-        failures=failures,
-    )
-    # Newest failures first, only the last few kept: health, not an archive.
-    kept = sa.func.jsonb_path_query_array(
-        state.excluded.failures.op("||")(device_sync_state.c.failures),
-        sa.literal_column(f"'$[0 to {MAX_FAILURES_KEPT - 1}]'::jsonpath"),
-    )
-    conn.execute(
-        state.on_conflict_do_update(
-            index_elements=[device_sync_state.c.device_id],
-            set_={
-                "last_push_at": state.excluded.last_push_at,
-                "last_op_id": sa.func.coalesce(
-                    state.excluded.last_op_id, device_sync_state.c.last_op_id
-                ),
-                "app_version": state.excluded.app_version,
-                "failures": kept,
-            },
-        )
-    )
