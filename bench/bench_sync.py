@@ -110,20 +110,22 @@ def _raw_rows(ops: list[dict[str, Any]]) -> bytes:
 
 
 def _push_figure(url: str, runtime: URL, world: World, api: HttpTransport) -> Figure:
-    """Ops per second through POST /sync/push vs the raw INSERT … ON CONFLICT of the same rows."""
+    """Ops per second through POST /sync/push vs the raw INSERT … ON CONFLICT of the same rows.
+
+    The two sides take turns, one batch each, so the table grows alike under both and a slow
+    spell of a shared machine falls on both sides instead of on one of them.
+    """
     where = square(0)[1]
     batches = [_ops(1000 + b * BATCH, BATCH, where) for b in range(BATCHES)]
-    http = 0.0
-    for batch in batches:
-        started = time.perf_counter()
-        api.push(batch)
-        http += time.perf_counter() - started
     raw_batches = [_ops(100_000 + b * BATCH, BATCH, where) for b in range(BATCHES)]
+    http = raw = 0.0
     with psycopg.connect(libpq(runtime)) as conn:
         params = {"grid": world.grid, "path": world.scope_path}
-        raw = 0.0
-        for batch in raw_batches:
-            body = _raw_rows(batch)
+        for batch, raw_batch in zip(batches, raw_batches, strict=True):
+            started = time.perf_counter()
+            api.push(batch)
+            http += time.perf_counter() - started
+            body = _raw_rows(raw_batch)
 
             def insert(body: bytes = body) -> None:
                 conn.execute(_RAW_INSERT, {**params, "rows": body.decode()})

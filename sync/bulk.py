@@ -60,6 +60,8 @@ def _row_context(prepared: PreparedOp, fields: Mapping[str, JSON]) -> dict[str, 
     stamps only when some differ. The device is the context's own (`apply.write_context` per
     row repeated it 500 times, and an empty `stamps`, for the trigger to parse and skip)."""
     row: dict[str, JSON] = {"op_id": prepared.op.op_id, "stamp": prepared.stamp}
+    if not prepared.op.stamps:  # then every field carries the op's stamp
+        return row
     stamps = {
         n: stamp
         for n in fields
@@ -92,6 +94,8 @@ def _plan(
     audit = audit_columns(device, now)
     # The batch's creates share a few locations: their columns are made once per location.
     placements: dict[tuple[str, int], dict[str, JSON]] = {}
+    # Rows mostly carry their columns in one order: each order is sorted once.
+    groups: dict[tuple[str, tuple[str, ...]], Group] = {}
     for p in batch:
         key = (p.record_type.name, p.op.record_id)
         allowed = access.get(p.op.op_id, Access.NEVER)
@@ -106,7 +110,11 @@ def _plan(
             if placed is None:
                 placed = placements[placed_key] = placement_columns(p, location)
             row = new_row(p, location, device, now, audit, placed)
-            plan.inserts.setdefault((p.record_type.name, tuple(sorted(row))), []).append(row)
+            seen = (p.record_type.name, tuple(row))
+            group = groups.get(seen)
+            if group is None:
+                group = groups[seen] = (p.record_type.name, tuple(sorted(row)))
+            plan.inserts.setdefault(group, []).append(row)
             plan.context_rows[str(p.op.record_id)] = _row_context(p, p.op.fields)
             result = OpResult(p.op.op_id, Status.APPLIED, version=1, flags=flags)
             # No other op of the batch touches this record: its field history is not needed.
@@ -159,11 +167,11 @@ def apply_plain(
             for group in sorted(plan.inserts, key=lambda g: (order[g[0]], g[1])):
                 rows = plan.inserts[group]
                 done = records.insert_rows(conn, types[group[0]], list(rows))
-                assert len(done) == len(rows)
+                assert done == len(rows)
             for group in sorted(plan.updates, key=lambda g: (order[g[0]], g[1])):
                 rows = plan.updates[group]
                 done = records.update_rows(conn, types[group[0]], list(rows))
-                assert len(done) == len(rows)
+                assert done == len(rows)
     except (sa.exc.IntegrityError, sa.exc.DataError):
         return {}
     return plan.answers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Mapping
@@ -174,7 +175,12 @@ class OpResult:
     candidate_ids: tuple[uuid.UUID, ...] = ()
 
     def to_json(self) -> dict[str, JSON]:
-        """Return the JSON form stored in op_receipts and sent to the phone."""
+        """Return the JSON form stored in op_receipts and sent to the phone (a fresh top-level
+        dict each call; it is built once per result)."""
+        return dict(self._json)
+
+    @functools.cached_property
+    def _json(self) -> dict[str, JSON]:
         body: dict[str, JSON] = {
             "op_id": str(self.op_id),
             "status": self.status.value,

@@ -84,8 +84,8 @@ def _prepare(
     record_type = registry.get(op.record_type)
     if record_type is None:
         return _rejected(op, Reason.UNKNOWN_RECORD_TYPE)
-    unknown = sorted(op.fields.keys() - record_type.fields.keys())
-    if unknown:
+    if not op.fields.keys() <= record_type.fields.keys():
+        unknown = sorted(op.fields.keys() - record_type.fields.keys())
         return _rejected(op, Reason.UNKNOWN_FIELDS, {n: ["unknown field"] for n in unknown})
     if op.kind in (OpKind.PATCH, OpKind.DELETE) and op.base_version is None:
         return _rejected(op, Reason.INVALID_FIELDS, {"base_version": ["required"]})
@@ -105,11 +105,11 @@ def _prepare(
     try:
         # Most fields carry the op's own stamp: each distinct stamp is decoded and clamped once.
         op_stamp, clamped, edited_at = _clamped(op.stamp, now_ms, limits, cache)
-        field_stamps: dict[str, str] = {}
-        for name in op.fields:
-            known = _clamped(op.stamps.get(name, op.stamp), now_ms, limits, cache)
-            field_stamps[name] = known[0]
-            clamped = clamped or known[1]
+        field_stamps = dict.fromkeys(op.fields, op_stamp)
+        for name, raw in op.stamps.items():
+            if name in field_stamps:  # a stamp of a field the op does not change is not used
+                field_stamps[name], own_clamped, _ = _clamped(raw, now_ms, limits, cache)
+                clamped = clamped or own_clamped
     except hlc.InvalidStamp as bad:
         return _rejected(op, Reason.INVALID_STAMP, {"stamp": [f"not an HLC stamp: {bad}"]})
     return PreparedOp(

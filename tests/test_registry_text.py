@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from server.errors import InvalidInput
 from server.registry.services.addresses import normalize_address_text
@@ -21,6 +25,18 @@ def test_spaces_and_punctuation_are_dropped() -> None:
 
 def test_two_spellings_of_one_door_normalize_alike() -> None:
     assert normalize_address_text("长安路 12号。") == normalize_address_text("长安路１２号")
+
+
+def test_full_width_upper_case_letters_are_folded_without_punctuation() -> None:
+    assert normalize_address_text("ＡＢＣ大厦") == "abc大厦"
+
+
+@given(st.text(alphabet=st.characters(exclude_categories=("Cs",))))
+def test_the_fast_path_drops_what_the_regex_drops(text: str) -> None:
+    # The reference: NFKC, then every run of whitespace, non-word characters and underscores
+    # removed, then lower case, with no shortcut.
+    folded = unicodedata.normalize("NFKC", text)
+    assert normalize_address_text(text) == re.sub(r"[\s\W_]+", "", folded).lower()
 
 
 def test_a_cursor_round_trips_to_the_same_id() -> None:

@@ -114,7 +114,8 @@ def _extent(text: str) -> Extent:
     return Extent.parse(text)
 
 
-def _finite_number(value: Any) -> bool:
+def finite_number(value: Any) -> bool:
+    """A JSON number that is not a boolean, NaN or infinite."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -126,7 +127,7 @@ def _point(value: Any) -> Any:
     if not isinstance(coords, list | tuple) or len(coords) != 2:
         return None
     first, second = coords
-    if not (_finite_number(first) and _finite_number(second)):
+    if not (finite_number(first) and finite_number(second)):
         return None
     lng, lat = float(first), float(second)
     extent = _extent(str(current_app.config.get("DISTRICT_EXTENT") or DEFAULT_EXTENT))
@@ -168,13 +169,16 @@ class FieldChecks:
             name: _compile_field(field) for name, field in schema.fields.items()
         }
 
-    def certainly_valid(self, declared: Mapping[str, Any]) -> bool:
-        """True when a partial load of `declared` (fields the schema declares) cannot fail."""
+    def certainly_valid(self, wire: Mapping[str, Any], skip: str = "id") -> bool:
+        """True when a partial load of the fields of `wire` the schema declares (but `skip`)
+        cannot fail; the fields it does not declare are not looked at."""
         if not self.usable:
             return False
         checks = self.checks
-        for name, value in declared.items():
-            check = checks.get(name)
+        for name, value in wire.items():
+            if name not in checks or name == skip:
+                continue
+            check = checks[name]
             if check is None or not check(value):
                 return False
         return True

@@ -8,9 +8,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
-from sync.ops import OpKind
+from sync.ops import Op, OpKind
 
-KINDS = frozenset(k.value for k in OpKind)
+_KINDS = {k.value: k for k in OpKind}
 
 
 class OpIn(Schema):
@@ -44,11 +44,13 @@ def _text(value: Any, longest: int) -> bool:
     return isinstance(value, str) and 1 <= len(value) <= longest
 
 
-def _plain_op(raw: Any) -> dict[str, Any] | None:
-    """The op as `OpIn` loads it, when it is certainly valid; None to let `OpIn` judge it."""
-    if not isinstance(raw, Mapping):
+def _plain_op(raw: Any) -> Op | None:
+    """The op `OpIn` would load, when it is certainly valid; None to let `OpIn` judge it."""
+    if not isinstance(raw, dict):
         return None
     op_id, record_id = _uuid(raw.get("op_id")), _uuid(raw.get("record_id"))
+    kind = raw.get("kind")
+    kind = _KINDS.get(kind) if isinstance(kind, str) else None
     base = raw.get("base_version")
     changed = raw.get("fields", {})
     stamps = raw.get("stamps", {})
@@ -57,36 +59,51 @@ def _plain_op(raw: Any) -> dict[str, Any] | None:
     if (
         op_id is None
         or record_id is None
+        or kind is None
         or not _text(raw.get("record_type"), 60)
-        or raw.get("kind") not in KINDS
         or not _text(raw.get("stamp"), 120)
         or not (base is None or (type(base) is int and base >= 0))
-        or not isinstance(changed, dict)
-        or not isinstance(stamps, dict)
-        or not all(isinstance(v, str) for v in stamps.values())
+        or type(changed) is not dict
+        or type(stamps) is not dict
+        or not all(type(v) is str for v in stamps.values())
         or not (command is None or isinstance(command, str))
-        or not (args is None or isinstance(args, dict))
+        or not (args is None or type(args) is dict)
     ):
         return None
-    return {
-        "op_id": op_id,
-        "record_type": raw["record_type"],
-        "record_id": record_id,
-        "kind": raw["kind"],
-        "stamp": raw["stamp"],
-        "base_version": base,
-        "fields": dict(changed),
-        "stamps": dict(stamps),
-        "command": command,
-        "args": dict(args or {}),
-    }
+    # The parsed body's own dicts: nothing else holds them.
+    return Op(
+        op_id,
+        raw["record_type"],
+        record_id,
+        kind,
+        raw["stamp"],
+        base,
+        changed,
+        stamps,
+        command,
+        args or {},
+    )
 
 
-def load_ops(raw_ops: Sequence[Any]) -> list[dict[str, Any]]:
-    """The ops of a push as `OpIn(many=True)` loads them (with `fields` under its wire name and
-    `args` never null), checked by hand: a batch of 500 would otherwise spend a quarter of its
-    time in marshmallow. Any op the hand check is not sure of sends the whole list to `OpIn`,
-    which raises with its per-op messages."""
+def _loaded_op(loaded: Mapping[str, Any]) -> Op:
+    return Op(
+        loaded["op_id"],
+        loaded["record_type"],
+        loaded["record_id"],
+        _KINDS[loaded["kind"]],
+        loaded["stamp"],
+        loaded.get("base_version"),
+        loaded["fields_"],
+        loaded["stamps"],
+        loaded["command"],
+        loaded.get("args") or {},
+    )
+
+
+def load_ops(raw_ops: Sequence[Any]) -> list[Op]:
+    """The ops of a push as `OpIn(many=True)` loads them, checked by hand: a batch of 500 would
+    otherwise spend a quarter of its time in marshmallow. Any op the hand check is not sure of
+    sends the whole list to `OpIn`, which raises with its per-op messages."""
     ops = [_plain_op(raw) for raw in raw_ops]
     if any(op is None for op in ops):
         not_objects = {
@@ -96,11 +113,7 @@ def load_ops(raw_ops: Sequence[Any]) -> list[dict[str, Any]]:
         }
         if not_objects:  # as `PushIn.ops` said when it was a list of Dict fields
             raise ValidationError({"ops": not_objects})
-        loaded = OpIn(many=True).load(raw_ops)  # raises ValidationError for the bad ops
-        for op in loaded:
-            op["fields"] = op.pop("fields_")
-            op["args"] = op.get("args") or {}
-        return list(loaded)
+        return [_loaded_op(op) for op in OpIn(many=True).load(raw_ops)]  # raises for bad ops
     return [op for op in ops if op is not None]
 
 

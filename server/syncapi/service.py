@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -85,11 +85,8 @@ def _result_json(result: OpResult, shown: dict[str, Any] | None) -> dict[str, An
     return body
 
 
-def push_batch(
-    principal: Principal, raw_ops: Sequence[Mapping[str, Any]], app_version: str | None
-) -> dict[str, Any]:
+def push_batch(principal: Principal, wire: Sequence[Op], app_version: str | None) -> dict[str, Any]:
     """Apply one batch from the caller's device in one transaction; one result per op."""
-    wire = [Op.from_json(o) for o in raw_ops]
     # Too many ops are refused before any is translated; the byte limit is the engine's, on the
     # ops as stored (sealed), which it measures anyway for their payload hashes.
     if len(wire) > limits().max_ops:

@@ -9,7 +9,6 @@ and its error is handed to the record type's `validate` hook, which rejects the 
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,7 @@ from marshmallow import Schema, ValidationError
 from server.registry.services import personal
 from server.registry.services.addresses import PARTS, normalize_address_text
 from server.registry.services.incidents import seal_party
-from server.syncapi.field_checks import FieldChecks
+from server.syncapi.field_checks import FieldChecks, finite_number
 from server.syncapi.record_types import BY_NAME, Sealed, SyncType
 from server.syncapi.sealing import keyed_hash, seal_stable
 from sync.ops import JSON, Op, OpKind
@@ -40,16 +39,15 @@ class Translation:
 
 def _ewkt(value: JSON) -> JSON:
     """A GeoJSON point as EWKT text PostGIS reads; anything else is left for the schema check."""
-    if not isinstance(value, Mapping) or value.get("type") != "Point":
+    if not isinstance(value, dict | Mapping) or value.get("type") != "Point":
         return value
     coords = value.get("coordinates")
     if not isinstance(coords, list) or len(coords) != 2:
         return value
-    if not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords):
+    lng, lat = coords
+    if not (finite_number(lng) and finite_number(lat)):
         return value
-    if not all(math.isfinite(c) for c in coords):
-        return value
-    return f"SRID=4326;POINT({float(coords[0])!r} {float(coords[1])!r})"
+    return f"SRID=4326;POINT({float(lng)!r} {float(lat)!r})"
 
 
 def _seal(
@@ -231,9 +229,9 @@ def schema_errors(sync_type: SyncType, wire: Mapping[str, Any]) -> dict[str, lis
     """The registry schema's messages for the wire fields it declares (partial: a patch)."""
     checks = _checks(sync_type.schema)
     schema = checks.schema
-    declared = {k: v for k, v in wire.items() if k in schema.fields and k != "id"}
-    if checks.certainly_valid(declared):
+    if checks.certainly_valid(wire, skip="id"):
         return {}
+    declared = {k: v for k, v in wire.items() if k in schema.fields and k != "id"}
     try:
         schema.load(declared, partial=True)
     except ValidationError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -272,6 +273,48 @@ def test_clock_a_year_ahead_is_clamped_to_the_server_clock_and_flagged(engine: E
     assert recorded is not None
     assert recorded < stamp("phone", 60_000)
     assert flags == ["clock_clamped"]
+
+
+def test_a_fields_own_stamp_a_year_ahead_is_clamped_and_flagged(engine: Engine) -> None:
+    device = make_device()
+    record_id = created(engine, device, title="a", body="x")
+    op = replace(
+        make_op(OpKind.PATCH, record_id, {"title": "b", "body": "y"}, 1),
+        stamps={"title": stamp("phone", YEAR_MS)},
+    )
+    [result] = run(engine, device, [op])
+    assert (result.status, result.flags) == (Status.APPLIED, (Flag.CLOCK_CLAMPED,))
+    with engine.connect() as conn:
+        recorded = dict(
+            conn.execute(
+                sa.select(field_stamps.c.field, field_stamps.c.stamp).where(
+                    field_stamps.c.record_id == record_id, field_stamps.c.version == 2
+                )
+            ).all()
+        )
+    assert recorded["title"] < stamp("phone", 60_000)
+    assert recorded["body"] == op.stamp
+
+
+def test_a_malformed_field_stamp_refuses_the_op(engine: Engine) -> None:
+    device = make_device()
+    record_id = created(engine, device, title="a")
+    op = replace(make_op(OpKind.PATCH, record_id, {"title": "b"}, 1), stamps={"title": "soon"})
+    [result] = run(engine, device, [op])
+    assert (result.status, result.reason) == (Status.REJECTED, Reason.INVALID_STAMP)
+    assert note(engine, record_id)["title"] == "a"
+
+
+def test_a_stamp_of_a_field_the_op_does_not_change_is_not_used(engine: Engine) -> None:
+    device = make_device()
+    record_id = created(engine, device, title="a")
+    op = replace(
+        make_op(OpKind.PATCH, record_id, {"title": "b"}, 1),
+        stamps={"body": stamp("phone", YEAR_MS)},
+    )
+    [result] = run(engine, device, [op])
+    assert (result.status, result.flags) == (Status.APPLIED, ())
+    assert note(engine, record_id)["title"] == "b"
 
 
 def test_record_the_user_never_had_is_refused_and_kept(engine: Engine) -> None:
