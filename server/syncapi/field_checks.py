@@ -169,7 +169,7 @@ class FieldChecks:
             name: _compile_field(field) for name, field in schema.fields.items()
         }
 
-    def certainly_valid(self, wire: Mapping[str, Any], skip: str = "id") -> bool:
+    def certainly_valid(self, wire: Mapping[str, Any], skip: str | None = None) -> bool:
         """True when a partial load of the fields of `wire` the schema declares (but `skip`)
         cannot fail; the fields it does not declare are not looked at."""
         if not self.usable:
