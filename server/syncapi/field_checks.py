@@ -90,7 +90,8 @@ def _string(value: Any) -> Any:
     return value if isinstance(value, str) else None
 
 
-def _uuid(value: Any) -> Any:
+def as_uuid(value: Any) -> uuid.UUID | None:
+    """The UUID a value holds (a UUID, or its text), else None."""
     if isinstance(value, uuid.UUID):
         return value
     if not isinstance(value, str):
@@ -143,7 +144,7 @@ def _compile_field(field: fields.Field[Any]) -> Check | None:
     if kind is fields.String:
         return _typed(field, _string)
     if kind is fields.UUID:
-        return _typed(field, _uuid)
+        return _typed(field, as_uuid)
     if kind is fields.Integer:
         return _typed(field, _integer)
     if kind is fields.Boolean:

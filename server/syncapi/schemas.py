@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
+from server.syncapi.field_checks import as_uuid
 from sync.ops import Op, OpKind
 
 _KINDS = {k.value: k for k in OpKind}
@@ -31,15 +31,6 @@ class OpIn(Schema):
     args = fields.Dict(keys=fields.String(), load_default=dict, allow_none=True)
 
 
-def _uuid(value: Any) -> uuid.UUID | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
-
-
 def _text(value: Any, longest: int) -> bool:
     return isinstance(value, str) and 1 <= len(value) <= longest
 
@@ -48,7 +39,7 @@ def _plain_op(raw: Any) -> Op | None:
     """The op `OpIn` would load, when it is certainly valid; None to let `OpIn` judge it."""
     if not isinstance(raw, dict):
         return None
-    op_id, record_id = _uuid(raw.get("op_id")), _uuid(raw.get("record_id"))
+    op_id, record_id = as_uuid(raw.get("op_id")), as_uuid(raw.get("record_id"))
     kind = raw.get("kind")
     kind = _KINDS.get(kind) if isinstance(kind, str) else None
     base = raw.get("base_version")
