@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from sync.access import Device
 from sync.cursor import Cursor, Position, decode_cursor
+from sync.health import failure, record_failures
 from sync.ops import JSON
 from sync.registry import Registry
 from sync.slices import GridSummary, grid_summaries, load_docs
@@ -196,6 +197,8 @@ def pull(
             tail_from = tail[-1].position
     changes = _resolve(conn, registry, settled + tail, grids)
     last_op_id = _record_pull(conn, device, grids, now, position)
+    if reset:
+        record_failures(conn, device, [failure("pull", "reset_required", device, now)])
     return PullResult(
         changes=changes,
         cursor=Cursor(position, max(tail_from, position), grids).encode(),

@@ -14,10 +14,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from sync import records
 from sync.access import Device
+from sync.health import MAX_FAILURES_KEPT, failure, kept_failures
 from sync.ops import Op, OpResult, Status
 from sync.tables import device_sync_state, rejected_ops
 
-MAX_FAILURES_KEPT = 20
 _INSERT_RECEIPTS = sa.text(
     """
     INSERT INTO op_receipts (device_id, op_id, payload_hash, result, flags, at)
@@ -85,13 +85,7 @@ def store(
             ],
         )
     failures = [
-        {
-            "stage": "push",
-            "op_id": str(op.op_id),
-            "reason": r.reason,
-            "at": now.isoformat(),
-            "app_version": device.app_version,
-        }
+        failure("push", r.reason.value if r.reason else "rejected", device, now, op.op_id)
         for op, r in rejects
     ][-MAX_FAILURES_KEPT:]
     state = pg_insert(device_sync_state).values(
@@ -100,11 +94,6 @@ def store(
         last_op_id=ops[-1].op_id if ops else None,
         app_version=device.app_version,
         failures=failures,
-    )
-    # Newest failures first, only the last few kept: health, not an archive.
-    kept = sa.func.jsonb_path_query_array(
-        state.excluded.failures.op("||")(device_sync_state.c.failures),
-        sa.literal_column(f"'$[0 to {MAX_FAILURES_KEPT - 1}]'::jsonpath"),
     )
     conn.execute(
         state.on_conflict_do_update(
@@ -115,7 +104,7 @@ def store(
                     state.excluded.last_op_id, device_sync_state.c.last_op_id
                 ),
                 "app_version": state.excluded.app_version,
-                "failures": kept,
+                "failures": kept_failures(state.excluded.failures),
             },
         )
     )

@@ -87,3 +87,17 @@ def test_the_backlog_counts_from_the_cursor_the_device_was_last_given(
         )
     ).all()
     assert [(int(r.txid), r.seq) for r in stored] == [(given.txid, given.seq)]
+
+
+def test_an_unreadable_cursor_is_refused_and_noted_as_a_pull_failure(client: FlaskClient) -> None:
+    world = make_registry_world()
+    push(client, world.headers["worker_a"], address_op(kind="palace"))
+    response = client.get("/api/v1/sync/pull?cursor=not-ours", headers=world.headers["worker_a"])
+    assert response.status_code == 422
+    assert "cursor" in response.get_json()["errors"]
+    failures = _health(client, world)["failures"]
+    assert [(f["stage"], f["reason"]) for f in failures] == [
+        ("pull", "invalid_cursor"),
+        ("push", "invalid_fields"),
+    ]
+    assert failures[0]["op_id"] is None

@@ -34,6 +34,7 @@ from server.syncapi.record_types import BY_NAME
 from server.syncapi.translate import Translation, translate
 from sync.access import Device
 from sync.errors import BatchTooLarge, InvalidCursor
+from sync.health import failure, record_failures
 from sync.ops import Op, OpResult, Reason
 from sync.pull import pull
 from sync.push import PushLimits, check_limits, push
@@ -198,6 +199,13 @@ def pull_page(
         try:
             page = pull(conn, registry, device, grids, cursor or None, limit, now=now)
         except InvalidCursor as error:
+            # The phone keeps sending a cursor this server cannot read: admins see it in sync
+            # health (the snapshot is gone; the note is a transaction of its own).
+            db.session.rollback()
+            record_failures(
+                db.session.connection(), device, [failure("pull", "invalid_cursor", device, now)]
+            )
+            db.session.commit()
             raise InvalidInput({"cursor": [str(error)]}) from None
         upserts = [(c.record_type, c.record or {}) for c in page.changes if c.kind == "upsert"]
         shown = iter(present_docs(caller, upserts))

@@ -226,6 +226,26 @@ def test_cursor_older_than_the_compaction_horizon_requires_a_reset(engine: Engin
     assert not pulled(engine, device, [GRID_A], result.cursor).reset_required
 
 
+def test_a_reset_is_noted_in_the_devices_sync_health_once(engine: Engine) -> None:
+    device = make_device()
+    old = Cursor(Position(5, 0), Position(5, 0), frozenset({GRID_A})).encode()
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO change_log_horizon VALUES (1, CAST('10' AS xid8), now())")
+        )
+    fresh = pulled(engine, device, [GRID_A], old).cursor
+    pulled(engine, device, [GRID_A], fresh)
+    with engine.connect() as conn:
+        failures = conn.scalar(
+            sa.select(device_sync_state.c.failures).where(
+                device_sync_state.c.device_id == device.device_id
+            )
+        )
+    assert [(f["stage"], f["reason"], f["op_id"]) for f in failures] == [
+        ("pull", "reset_required", None)
+    ]
+
+
 def test_compaction_deletes_entries_older_than_the_cutoff_and_moves_the_horizon(
     engine: Engine,
 ) -> None:
