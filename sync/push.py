@@ -221,9 +221,11 @@ def _apply_one(
     try:
         with conn.begin_nested():
             return apply_op(conn, prepared, state, access, location, device, now)
-    except sa.exc.IntegrityError:
+    except sa.exc.IntegrityError as error:
         if op.kind is not OpKind.CREATE or state.doc is not None:
             raise
+        if prepared.record_type.refusal_for(error) is not None:
+            raise  # a value taken, not the id: no record to merge with
     # Another batch inserted this id after our locked read (it waited on the unique index for
     # that batch to commit): lock the row now and merge against it like any existing record.
     key = (prepared.record_type.name, op.record_id)
@@ -320,6 +322,10 @@ def push(
             # A poison op must not sink the batch: its savepoint is gone, the op is answered.
             # Transient failures (deadlock, lost connection) are not caught: the batch fails
             # whole and the phone's retry runs it again.
+            taken = prepared.record_type.refusal_for(failure)
+            if taken is not None:
+                results[i] = _rejected(op, taken.reason, taken.field_errors)
+                continue
             message = str(getattr(failure, "orig", failure)).splitlines()[0]
             results[i] = _rejected(op, Reason.APPLY_FAILED, {"_op": [message]})
             continue

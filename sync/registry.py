@@ -90,6 +90,14 @@ class RecordType:
     validate: ValidateFn | None = None
     commands: Mapping[str, CommandFn] = field(default_factory=dict)
     references: tuple[Reference, ...] = ()
+    # Unique constraints by name, with the refusal an op gets when its write breaks one: a
+    # value `validate` found free may be taken by a concurrent batch before this one writes.
+    unique: Mapping[str, Refused] = field(default_factory=dict)
+
+    def refusal_for(self, error: Exception) -> Refused | None:
+        """The refusal for a write that failed on one of `unique`, else None."""
+        diag = getattr(getattr(error, "orig", None), "diag", None)
+        return self.unique.get(getattr(diag, "constraint_name", None) or "")
 
     def __post_init__(self) -> None:
         columns = set(self.table.c.keys())

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from server.extensions import db
+from server.syncapi.hooks import UNIQUE_REFUSALS
 from tests.factories import IN_B, auth_headers, citizen_id, make_registry_world
 from tests.test_syncapi_privacy import person_op
 from tests.test_syncapi_push_pull import address_op, pull, push, stamp
@@ -238,3 +239,15 @@ def test_a_refused_duplicate_replays_the_same_answer(client: FlaskClient) -> Non
     again = person_op(address["record_id"], number)
     first = push(client, world.headers["worker_a"], again)
     assert push(client, world.headers["worker_a"], again) == first
+
+
+def test_every_unique_refusal_names_an_index_the_database_has(client: FlaskClient) -> None:
+    names = {name for refusals in UNIQUE_REFUSALS.values() for name in refusals}
+    found = set(
+        db.session.scalars(
+            text("SELECT indexname FROM pg_indexes WHERE indexname = ANY(:names)"),
+            {"names": sorted(names)},
+        )
+    )
+    assert names == {"uq_persons_id_number_hash"}
+    assert found == names

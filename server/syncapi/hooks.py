@@ -162,6 +162,7 @@ def build_registry(
                 validate=validator(t),
                 commands=COMMANDS.get(t.name, {}),
                 references=t.references,
+                unique=UNIQUE_REFUSALS.get(t.name, {}),
             )
             for t in SYNC_TYPES
         ]
@@ -244,6 +245,15 @@ def replace_moved(translations: Sequence[Translation], results: Sequence[OpResul
 
 
 DUPLICATE_ID_NUMBER_MESSAGE = "A person with this ID number already exists."
+# A number a concurrent batch registered after this batch's check (`duplicate_id_numbers`) is
+# stopped by the unique index instead: the op is answered alike (the holder is not named).
+UNIQUE_REFUSALS = {
+    "person": {
+        "uq_persons_id_number_hash": Refused(
+            Reason.DUPLICATE_ID_NUMBER, {"id_number": [DUPLICATE_ID_NUMBER_MESSAGE]}
+        )
+    }
+}
 
 
 def duplicate_id_numbers(

@@ -15,8 +15,8 @@ from sqlalchemy.engine import URL, Engine
 from sync import hlc
 from sync.access import Access, AccessCheck, Device
 from sync.merge import Policy
-from sync.ops import JSON, Op, OpKind
-from sync.registry import Location, RecordType, Registry
+from sync.ops import JSON, Op, OpKind, Reason
+from sync.registry import Location, RecordType, Refused, Registry
 
 GRID_A = uuid.UUID("00000000-0000-7000-8000-00000000000a")
 GRID_B = uuid.UUID("00000000-0000-7000-8000-00000000000b")
@@ -41,7 +41,10 @@ notes = sa.Table(
     sa.Column("status", sa.Text, nullable=True),
     sa.Column("place", sa.Text, nullable=True),
     sa.Column("visits", sa.Integer, sa.CheckConstraint("visits >= 0"), nullable=True),
+    sa.Column("code", sa.Text, nullable=True),
+    sa.UniqueConstraint("code", name="uq_sync_test_notes_code"),
 )
+CODE_TAKEN = Refused(Reason.INVALID_FIELDS, {"code": ["taken"]})
 
 
 def _locate(conn: sa.Connection, fields: Mapping[str, JSON]) -> Location:
@@ -58,9 +61,11 @@ NOTE = RecordType(
         "visits": Policy.NEWEST_STAMP,
         "status": Policy.SERVER_WINS,
         "place": Policy.SERVER_WINS,
+        "code": Policy.SERVER_WINS,
     },
     locate=_locate,
     validate=lambda f: {"title": ["too long"]} if len(str(f.get("title") or "")) > 200 else {},
+    unique={"uq_sync_test_notes_code": CODE_TAKEN},
 )
 REGISTRY = Registry([NOTE])
 

@@ -317,6 +317,37 @@ def test_a_stamp_of_a_field_the_op_does_not_change_is_not_used(engine: Engine) -
     assert note(engine, record_id)["title"] == "b"
 
 
+def test_a_value_a_unique_constraint_refuses_gets_the_registrys_refusal(engine: Engine) -> None:
+    # `validate` does not look (as if a concurrent batch took the code after it did): the
+    # constraint stops the write, and the op is answered with the record type's refusal.
+    device = make_device()
+    holder = created(engine, device, code="A-1")
+    other = created(engine, device, code="B-2")
+    fresh, clash = uuid.uuid4(), uuid.uuid4()
+    results = run(
+        engine,
+        device,
+        [
+            make_op(OpKind.CREATE, fresh, {"place": "north", "code": "C-3"}),
+            make_op(OpKind.CREATE, clash, {"place": "north", "code": "A-1"}),
+            make_op(OpKind.PATCH, other, {"code": "A-1"}, 1),
+        ],
+    )
+    assert [(r.status, r.reason) for r in results] == [
+        (Status.APPLIED, None),
+        (Status.REJECTED, Reason.INVALID_FIELDS),
+        (Status.REJECTED, Reason.INVALID_FIELDS),
+    ]
+    assert results[1].field_errors == {"code": ["taken"]}
+    assert note(engine, holder)["code"] == "A-1"
+    assert note(engine, other)["code"] == "B-2"
+    assert note(engine, fresh)["code"] == "C-3"
+    with engine.connect() as conn:
+        kept = conn.scalars(sa.select(rejected_ops.c.reason).order_by(rejected_ops.c.reason))
+        assert list(kept) == ["invalid_fields", "invalid_fields"]
+        assert conn.scalar(sa.select(sa.func.count()).where(notes.c.id == clash)) == 0
+
+
 def test_record_the_user_never_had_is_refused_and_kept(engine: Engine) -> None:
     device = make_device()
     record_id = created(engine, device, title="a")
