@@ -34,6 +34,7 @@ from server.registry.schemas.organization import OrganizationIn
 from server.registry.schemas.person import HouseholdIn, MemberIn, PersonIn, SpecialPopulationIn
 from server.registry.schemas.work import FollowUpPlanIn, TaskIn, VisitIn
 from server.registry.services import personal
+from server.registry.services.work import FIXED_TASK_FIELDS
 from server.registry.validators import check_citizen_id, check_mobile
 from sync.merge import Policy
 from sync.registry import CONTRACT_COLUMNS, Reference
@@ -93,6 +94,8 @@ class SyncType:
     # Fields naming another synced record, which must be in the writer's scope (as in the web
     # API, where `reference` and an address's `_parent` check the same).
     references: tuple[Reference, ...] = ()
+    # Wire fields set when the record is created and never after (the web API refuses a change).
+    fixed: frozenset[str] = frozenset()
 
     @property
     def columns(self) -> list[str]:
@@ -260,6 +263,7 @@ SYNC_TYPES: tuple[SyncType, ...] = (
         Task.__table__,
         TaskIn,
         server_wins=frozenset({"assignee_id", "target_type", "target_id", "status"}),
+        fixed=frozenset(FIXED_TASK_FIELDS),
         create_defaults={"status": "assigned"},
     ),
     SyncType(

@@ -190,6 +190,9 @@ def translate(op: Op, shapes: dict[str, _Shape] | None = None) -> Translation:
             fields[column] = value
             if name in op.stamps:
                 stamps[column] = op.stamps[name]
+    if op.kind is OpKind.PATCH:
+        for name in sync_type.fixed & op.fields.keys():
+            errors[name] = [f"Fixed when the {sync_type.name} is created."]
     if op.kind is OpKind.CREATE:
         if sync_type.name == "address" and "full_text" not in fields:
             parts = "".join(str(op.fields[p]) for p in PARTS if op.fields.get(p))
