@@ -23,6 +23,7 @@ from sync.ops import JSON, OpKind, OpResult, Reason, Status
 from sync.registry import Reference, Registry
 
 NOT_IN_SCOPE = "The referenced record is not in your grids."
+DELETED = "The referenced record was deleted."
 Key = tuple[str, uuid.UUID]
 
 
@@ -47,15 +48,18 @@ class Target:
     grid_id: uuid.UUID | None
     scope_path: tuple[uuid.UUID, ...]
     marks: Mapping[str, JSON]
+    deleted: bool = False
 
 
 @dataclass(frozen=True)
 class Verdicts:
-    """Ops refused for a reference (their field errors), and ops whose references were only
-    held at edit time (applied, flagged like an out-of-scope-now record)."""
+    """Ops refused for a reference (their field errors, and the reason: out of scope, or
+    `not_found` for a tombstone in scope), and ops whose references were only held at edit
+    time (applied, flagged like an out-of-scope-now record)."""
 
     refused: dict[uuid.UUID, dict[str, list[str]]]
     at_edit_time: set[uuid.UUID]
+    reasons: dict[uuid.UUID, Reason]
 
 
 def pointers(batch: Sequence[PreparedOp]) -> list[Pointer]:
@@ -109,13 +113,16 @@ def lookup(conn: sa.Connection, registry: Registry, found: Sequence[Pointer]) ->
                 table.c.grid_id,
                 path.label("scope_path"),
                 shown.label("marks"),
+                table.c.deleted_at.is_not(None).label("deleted"),
             ).where(table.c.id.in_(sorted(ids[name])))
         )
     if not selects:
         return {}
     rows = conn.execute(sa.union_all(*selects) if len(selects) > 1 else selects[0])
     return {
-        (row.record_type, row.id): Target(row.grid_id, tuple(row.scope_path or ()), row.marks or {})
+        (row.record_type, row.id): Target(
+            row.grid_id, tuple(row.scope_path or ()), row.marks or {}, bool(row.deleted)
+        )
         for row in rows
     }
 
@@ -162,24 +169,30 @@ def judge(
     by_op: dict[uuid.UUID, list[Pointer]] = {}
     for pointer in found:
         by_op.setdefault(pointer.prepared.op.op_id, []).append(pointer)
-    verdicts = Verdicts({}, set())
+    verdicts = Verdicts({}, set(), {})
     for prepared in batch:
         op_id = prepared.op.op_id
         for pointer in by_op.get(op_id, ()):
             key = (pointer.reference.target, pointer.target_id)
             target = targets.get(key)
             if target is not None:
-                if _shared(pointer, target):
-                    continue
-                answer = access.get(pointer.key, Access.NEVER)
+                shared = _shared(pointer, target)  # anyone may point at it: no question asked
+                answer = Access.NOW if shared else access.get(pointer.key, Access.NEVER)
             elif key in creates:
                 creator = creates[key]
                 accepted = creator not in verdicts.refused
                 answer = access.get(creator, Access.NEVER) if accepted else Access.NEVER
             else:
                 continue  # no such record: the foreign key refuses the op
+            field = pointer.reference.field
             if answer is Access.NEVER:
-                verdicts.refused.setdefault(op_id, {})[pointer.reference.field] = [NOT_IN_SCOPE]
+                verdicts.refused.setdefault(op_id, {})[field] = [NOT_IN_SCOPE]
+                verdicts.reasons[op_id] = Reason.REFERENCE_OUT_OF_SCOPE
+                continue
+            if target is not None and target.deleted:
+                # In scope, but gone: the web API's "No such record" (nothing to hang under).
+                verdicts.refused.setdefault(op_id, {})[field] = [DELETED]
+                verdicts.reasons.setdefault(op_id, Reason.NOT_FOUND)
             elif answer is Access.AT_EDIT_TIME:
                 verdicts.at_edit_time.add(op_id)
     return verdicts
@@ -194,7 +207,8 @@ def settle(
     results: list[OpResult | None],
 ) -> list[tuple[int, PreparedOp]]:
     """Answer the (index, op) pairs of the batch that point outside the writer's scope
-    (`reference_out_of_scope`, kept for review like every rejection) and return the rest;
+    (`reference_out_of_scope`) or at a tombstone (`not_found`), kept for review like every
+    rejection, and return the rest;
     ops whose references were held only at edit time are flagged like an out-of-scope-now
     record. The bulk and per-op paths then see only the rest."""
     creates = {
@@ -212,7 +226,7 @@ def settle(
         if errors is None:
             kept.append((i, prepared))
         else:
-            reason = Reason.REFERENCE_OUT_OF_SCOPE
+            reason = verdicts.reasons[prepared.op.op_id]
             results[i] = OpResult(
                 prepared.op.op_id, Status.REJECTED, reason=reason, field_errors=errors
             )

@@ -190,6 +190,42 @@ def test_a_reference_to_a_record_in_scope_is_accepted(
     assert (result["status"], result["reason"]) == ("applied", None), result
 
 
+TABLES = {"address": "addresses", "house": "houses", "person": "persons", "household": "households"}
+
+
+def _tombstone(kind: str, record_id: str) -> None:
+    db.session.execute(
+        text(f"UPDATE {TABLES[kind]} SET deleted_at = now() WHERE id = :id"),
+        {"id": record_id},
+    )
+    db.session.commit()
+
+
+@pytest.mark.parametrize(("record_type", "name", "fields"), CASES, ids=_ids(CASES))
+def test_a_reference_to_a_deleted_record_is_refused_as_not_found(
+    client: FlaskClient, record_type: str, name: str, fields: Callable[[Anchors, str], Any]
+) -> None:
+    world = make_registry_world()
+    own = _anchors(client, world.headers["worker_a"], IN_A)
+    _tombstone(TARGETS[name], getattr(own, TARGETS[name]))
+    op = create_op(record_type, **fields(own, getattr(own, TARGETS[name])))
+    (result,) = push(client, world.headers["worker_a"], op)
+    assert (result["status"], result["reason"]) == ("rejected", "not_found")
+    assert result["field_errors"] == {name: ["The referenced record was deleted."]}
+
+
+def test_a_deleted_record_of_another_grid_stays_out_of_scope(client: FlaskClient) -> None:
+    world = make_registry_world()
+    other = _anchors(client, world.headers["worker_b"], IN_B)
+    _tombstone("house", other.house)
+    op = create_op("person", **_person(house_id=other.house))
+    (result,) = push(client, world.headers["worker_a"], op)
+    assert (result["status"], result["field_errors"]) == (
+        "rejected",
+        {"house_id": NOT_IN_SCOPE},
+    )
+
+
 def test_an_address_may_hang_under_a_street_of_any_grid(client: FlaskClient) -> None:
     world = make_registry_world()
     street = address_op(IN_B, kind="street", door_number=None)
