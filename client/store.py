@@ -268,11 +268,16 @@ class Store:
     # --- the op queue --------------------------------------------------------------------------
 
     def enqueue(self, op: dict[str, Any]) -> None:
-        """Queue an op and lay it over the record's view (creating the row for a create)."""
+        """Queue an op and lay it over the record's view (creating the row for a create).
+
+        Raises ValueError for a NaN or infinite number, which JSON cannot carry (it would reach
+        the server as null): nothing is queued.
+        """
+        body = json.dumps(op, sort_keys=True, allow_nan=False)
         with self.batch():
             self.db.execute(
                 "INSERT INTO pending (op_id, record_type, record_id, body) VALUES (?, ?, ?, ?)",
-                (op["op_id"], op["record_type"], op["record_id"], json.dumps(op, sort_keys=True)),
+                (op["op_id"], op["record_type"], op["record_id"], body),
             )
             self.db.execute(
                 "INSERT INTO records (record_type, record_id, grid_id, version, base, doc) "

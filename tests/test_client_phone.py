@@ -119,6 +119,15 @@ def test_a_patch_is_queued_with_its_base_version_and_a_stamp_per_field(phone: Ph
     assert phone.get("note", record_id) == doc(record_id, 3, title="b", body="x")
 
 
+@pytest.mark.parametrize("number", [float("nan"), float("inf")])
+def test_a_number_json_cannot_carry_is_refused_before_it_is_queued(
+    phone: Phone, number: float
+) -> None:
+    with pytest.raises(ValueError, match="JSON"):
+        phone.create("note", {"title": "a", "visits": number})
+    assert phone.store.queue() == []
+
+
 def test_applied_results_empty_the_queue_and_advance_versions(phone: Phone, api: FakeApi) -> None:
     record_id = phone.create("note", {"title": "a"})
     phone.patch("note", record_id, {"title": "b"})
