@@ -7,14 +7,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from sync.access import Device
 from sync.ops import JSON
-from sync.tables import device_sync_state
 
 MAX_FAILURES_KEPT = 20
 
@@ -32,32 +30,33 @@ def failure(
     }
 
 
-def kept_failures(new: Any) -> Any:
-    """The stored failures after `new` (a jsonb array, newest first): `new`, then the stored ones,
-    cut at MAX_FAILURES_KEPT."""
-    return sa.func.jsonb_path_query_array(
-        new.op("||")(device_sync_state.c.failures),
-        sa.literal_column(f"'$[0 to {MAX_FAILURES_KEPT - 1}]'::jsonpath"),
-    )
+# The stored failures after the new ones (`excluded.failures`, newest first), cut at the limit;
+# for an upsert of `device_sync_state AS s`. (The statements are text: SQLAlchemy compiles a
+# PostgreSQL INSERT … ON CONFLICT afresh on every call, ~1 ms, and they run on every push and
+# pull.)
+KEPT_FAILURES = (
+    f"jsonb_path_query_array(excluded.failures || s.failures, '$[0 to {MAX_FAILURES_KEPT - 1}]')"
+)
+_RECORD_FAILURES = sa.text(
+    f"""
+    INSERT INTO device_sync_state AS s (device_id, app_version, failures)
+    VALUES (:device_id, :app_version, CAST(:failures AS jsonb))
+    ON CONFLICT (device_id) DO UPDATE SET
+      app_version = coalesce(excluded.app_version, s.app_version),
+      failures = {KEPT_FAILURES}
+    """  # noqa: S608 - a constant fragment, no input
+)
 
 
 def record_failures(
     conn: sa.Connection, device: Device, failures: Sequence[dict[str, JSON]]
 ) -> None:
     """Note failures outside a push (in the caller's transaction)."""
-    state = pg_insert(device_sync_state).values(
-        device_id=device.device_id,
-        app_version=device.app_version,
-        failures=list(failures)[:MAX_FAILURES_KEPT],
-    )
     conn.execute(
-        state.on_conflict_do_update(
-            index_elements=[device_sync_state.c.device_id],
-            set_={
-                "app_version": sa.func.coalesce(
-                    state.excluded.app_version, device_sync_state.c.app_version
-                ),
-                "failures": kept_failures(state.excluded.failures),
-            },
-        )
+        _RECORD_FAILURES,
+        {
+            "device_id": device.device_id,
+            "app_version": device.app_version,
+            "failures": orjson.dumps(list(failures)[:MAX_FAILURES_KEPT]).decode(),
+        },
     )

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from sync import records
 from sync.access import Device
 from sync.cursor import Cursor, Position, decode_cursor
 from sync.health import failure, record_failures
 from sync.ops import JSON
 from sync.registry import Registry
 from sync.slices import GridSummary, grid_summaries, load_docs
-from sync.tables import Xid8, change_log_horizon, device_sync_state
+from sync.tables import change_log_horizon
 
 _TOMBSTONE_KEYS = ("id", "version", "grid_id", "deleted_at", "deleted_by")
 
@@ -211,6 +211,23 @@ def pull(
     )
 
 
+# Text, not a Core upsert: SQLAlchemy compiles a PostgreSQL ON CONFLICT afresh on every call.
+_PULL_STATE = sa.text(
+    """
+    INSERT INTO device_sync_state AS s
+      (device_id, last_pull_at, last_grid_set, app_version, cursor_txid, cursor_seq)
+    VALUES (:device_id, :at, CAST(:grids AS uuid[]), :app_version, CAST(:txid AS xid8), :seq)
+    ON CONFLICT (device_id) DO UPDATE SET
+      last_pull_at = excluded.last_pull_at,
+      last_grid_set = excluded.last_grid_set,
+      cursor_txid = excluded.cursor_txid,
+      cursor_seq = excluded.cursor_seq,
+      app_version = coalesce(excluded.app_version, s.app_version)
+    RETURNING s.last_op_id
+    """
+)
+
+
 def _record_pull(
     conn: sa.Connection,
     device: Device,
@@ -220,28 +237,18 @@ def _record_pull(
 ) -> uuid.UUID | None:
     """Note the pull (and where its cursor settled, for the device's backlog) in the device's
     sync health; return its last acknowledged op id."""
-    state = pg_insert(device_sync_state).values(
-        device_id=device.device_id,
-        last_pull_at=now,
-        last_grid_set=sorted(grids),
-        app_version=device.app_version,
-        cursor_txid=sa.cast(sa.literal(str(position.txid), sa.Text), Xid8()),
-        cursor_seq=position.seq,
+    last_op_id: uuid.UUID | None = conn.scalar(
+        _PULL_STATE,
+        {
+            "device_id": device.device_id,
+            "at": now,
+            "grids": records.uuid_array(grids),
+            "app_version": device.app_version,
+            "txid": str(position.txid),
+            "seq": position.seq,
+        },
     )
-    return conn.scalar(
-        state.on_conflict_do_update(
-            index_elements=[device_sync_state.c.device_id],
-            set_={
-                "last_pull_at": state.excluded.last_pull_at,
-                "last_grid_set": state.excluded.last_grid_set,
-                "cursor_txid": state.excluded.cursor_txid,
-                "cursor_seq": state.excluded.cursor_seq,
-                "app_version": sa.func.coalesce(
-                    state.excluded.app_version, device_sync_state.c.app_version
-                ),
-            },
-        ).returning(device_sync_state.c.last_op_id)
-    )
+    return last_op_id
 
 
 def compact_change_log(conn: sa.Connection, before: datetime) -> int:

@@ -10,13 +10,12 @@ from datetime import datetime
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from sync import records
 from sync.access import Device
-from sync.health import MAX_FAILURES_KEPT, failure, kept_failures
+from sync.health import KEPT_FAILURES, MAX_FAILURES_KEPT, failure
 from sync.ops import Op, OpResult, Status
-from sync.tables import device_sync_state, rejected_ops
+from sync.tables import rejected_ops
 
 _INSERT_RECEIPTS = sa.text(
     """
@@ -26,6 +25,17 @@ _INSERT_RECEIPTS = sa.text(
          AS r(op_id uuid, payload_hash text, result jsonb, flags text[])
     ORDER BY r.op_id
     """
+)
+_PUSH_STATE = sa.text(
+    f"""
+    INSERT INTO device_sync_state AS s (device_id, last_push_at, last_op_id, app_version, failures)
+    VALUES (:device_id, :at, :last_op_id, :app_version, CAST(:failures AS jsonb))
+    ON CONFLICT (device_id) DO UPDATE SET
+      last_push_at = excluded.last_push_at,
+      last_op_id = coalesce(excluded.last_op_id, s.last_op_id),
+      app_version = excluded.app_version,
+      failures = {KEPT_FAILURES}
+    """  # noqa: S608 - a constant fragment, no input
 )
 
 
@@ -88,23 +98,13 @@ def store(
         failure("push", r.reason.value if r.reason else "rejected", device, now, op.op_id)
         for op, r in rejects
     ][-MAX_FAILURES_KEPT:]
-    state = pg_insert(device_sync_state).values(
-        device_id=device.device_id,
-        last_push_at=now,
-        last_op_id=ops[-1].op_id if ops else None,
-        app_version=device.app_version,
-        failures=failures,
-    )
     conn.execute(
-        state.on_conflict_do_update(
-            index_elements=[device_sync_state.c.device_id],
-            set_={
-                "last_push_at": state.excluded.last_push_at,
-                "last_op_id": sa.func.coalesce(
-                    state.excluded.last_op_id, device_sync_state.c.last_op_id
-                ),
-                "app_version": state.excluded.app_version,
-                "failures": kept_failures(state.excluded.failures),
-            },
-        )
+        _PUSH_STATE,
+        {
+            "device_id": device.device_id,
+            "at": now,
+            "last_op_id": ops[-1].op_id if ops else None,
+            "app_version": device.app_version,
+            "failures": orjson.dumps(failures).decode(),
+        },
     )
