@@ -298,6 +298,7 @@ def upgrade():
         sa.Column("parties", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("reporter_name", sa.String(length=50), nullable=True),
         sa.Column("reporter_phone_enc", sa.LargeBinary(), nullable=True),
+        sa.Column("reporter_phone_hash", sa.String(length=64), nullable=True),
         sa.Column("reporter_anonymous", sa.Boolean(), nullable=False),
         sa.Column("photo_sha256", postgresql.ARRAY(sa.String(length=64)), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),

@@ -215,8 +215,10 @@ BEGIN
     ORDER BY a.attname = ANY (sync_contract_columns()) DESC, octet_length(a.attname),
              a.attname COLLATE "C"
   LOOP
-    nj := format('coalesce(%s, ''null''::jsonb)', sync_column_jsonb('n', col.attname, col.atttypid));
-    oj := format('coalesce(%s, ''null''::jsonb)', sync_column_jsonb('o', col.attname, col.atttypid));
+    nj := format('coalesce(%s, ''null''::jsonb)',
+                 sync_column_jsonb('n', col.attname, col.atttypid));
+    oj := format('coalesce(%s, ''null''::jsonb)',
+                 sync_column_jsonb('o', col.attname, col.atttypid));
     differs := CASE WHEN col.cheap_equal
                     THEN format('n.%I IS DISTINCT FROM o.%I', col.attname, col.attname)
                     ELSE format('%s IS DISTINCT FROM %s', nj, oj) END;
@@ -358,9 +360,6 @@ def downgrade():
     op.execute("DROP FUNCTION sync_track(regclass, text)")
     op.execute("DROP FUNCTION sync_column_equal_means_same(oid, oid)")
     op.execute("DROP FUNCTION sync_column_jsonb(text, name, oid)")
-    # Left by 0006_push_perf's downgrade, which restores them by CREATE OR REPLACE.
-    op.execute("DROP FUNCTION IF EXISTS sync_log_update() CASCADE")
-    op.execute("DROP FUNCTION IF EXISTS sync_log_insert() CASCADE")
     op.execute("DROP FUNCTION sync_contract_columns()")
     op.execute("DROP FUNCTION sync_context()")
     op.execute("DROP FUNCTION sync_server_stamp()")

@@ -33,7 +33,9 @@ def upgrade():
     for table, record_type in TRACKED.items():
         op.execute(f"SELECT sync_track('{table}', '{record_type}')")
     # Where was this record when the phone edited it? (offline edits judged by history)
-    op.execute("CREATE INDEX ix_change_log_record ON change_log (record_type, record_id, txid, seq)")
+    op.execute(
+        "CREATE INDEX ix_change_log_record ON change_log (record_type, record_id, txid, seq)"
+    )
 
 
 def downgrade():

@@ -1,10 +1,12 @@
-"""settle history: the incident reporter's phone hash and 0006_push_perf, as every database has them
+"""settle history: databases of stop 6 and of stop 7 reach the same schema
 
-After they had landed, 0002_registry gained `incidents.reporter_phone_hash` and 0006_push_perf
-was removed. Both are back exactly as they landed, and this revision joins the two lines of
-history, so a database from either side upgrades to the same schema:
-- one made before the change lacks `reporter_phone_hash`: the column is added and the incidents'
-  tracking triggers are generated again, so it is a tracked field like the others;
+After stop 6 shipped, `0002_registry` gained `incidents.reporter_phone_hash` and
+`0006_push_perf` was removed, and stop 7 shipped that. A stop-6 database (head
+`0006_push_perf`, no such column) could not upgrade: the revision it stood on was gone.
+`0006_push_perf` is back as stop 6 shipped it, the other files stay as stop 7 shipped them, and
+this revision joins the two lines of history:
+- a database whose `0002_registry` predates the column gets it, and the incidents' tracking
+  triggers are generated again so it is a tracked field like the others;
 - 0006_push_perf's generic `sync_log_insert()` / `sync_log_update()` are called by no trigger
   (each tracked table has its own functions, from `sync_track`): they are dropped.
 
