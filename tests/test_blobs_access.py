@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from tests.factories import (
     point,
     sha256_hex,
 )
+from tests.test_syncapi_push_pull import push, stamp
 
 
 @pytest.fixture
@@ -183,3 +185,247 @@ def test_a_photo_the_phone_already_holds_answers_304(
         buffered=True,
     )
     assert response.status_code == 304
+
+
+# --- a hash alone opens nothing -----------------------------------------------------------------
+
+
+def _incident_op(where: tuple[float, float], photos: list[str]) -> dict[str, Any]:
+    return {
+        "op_id": str(uuid.uuid4()),
+        "record_type": "incident",
+        "record_id": str(uuid.uuid4()),
+        "kind": "create",
+        "stamp": stamp(),
+        "fields": {
+            "kind": "event",
+            "category": "0101",
+            "title": "暴露垃圾",
+            "occurred_at": "2026-11-20T08:30:00+08:00",
+            "urgency": "02",
+            "point": point(where),
+            "photo_sha256": photos,
+        },
+    }
+
+
+def _grid_a_photo(client: FlaskClient, world: RegistryWorld) -> tuple[bytes, str]:
+    """A photo worker A uploaded and referenced from an incident of grid A."""
+    content = jpeg_bytes()
+    _upload(client, world.headers["worker_a"], content)
+    _incident(client, world.headers["worker_a"], IN_A, [sha256_hex(content)])
+    return content, sha256_hex(content)
+
+
+def _answers_as_absent(client: FlaskClient, headers: dict[str, str], name: str) -> bool:
+    """GET and HEAD of `name` answer exactly as for a photo that was never stored."""
+    hidden = client.get(f"/api/v1/blobs/{name}", headers=headers, buffered=True)
+    absent = client.get(f"/api/v1/blobs/{sha256_hex(jpeg_bytes())}", headers=headers)
+    same_body = {k: v for k, v in hidden.get_json().items() if k != "request_id"} == {
+        k: v for k, v in absent.get_json().items() if k != "request_id"
+    }
+    return (
+        hidden.status_code == absent.status_code == 404
+        and same_body
+        and (_head(client, headers, name) == 404)
+    )
+
+
+def test_a_web_incident_of_another_grid_naming_a_photos_hash_does_not_open_it(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    _, name = _grid_a_photo(client, world)
+    outsider = world.headers["worker_b"]
+    _incident(client, outsider, IN_B, [name])
+    assert _answers_as_absent(client, outsider, name)
+    assert _answers_as_absent(client, world.headers["dispatcher_b"], name)
+
+
+def test_a_pushed_incident_of_another_grid_naming_a_photos_hash_does_not_open_it(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    _, name = _grid_a_photo(client, world)
+    outsider = world.headers["worker_b"]
+    (result,) = push(client, outsider, _incident_op(IN_B, [name]))
+    assert result["status"] == "applied", result
+    assert _answers_as_absent(client, outsider, name)
+
+
+def test_a_visit_of_another_grid_naming_a_photos_hash_does_not_open_it(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    _, name = _grid_a_photo(client, world)
+    outsider = world.headers["worker_b"]
+    person = create_record(client, outsider, "persons", IN_B)
+    visit = client.post(
+        "/api/v1/visits",
+        json={
+            "person_id": person["id"],
+            "visited_at": "2026-11-21T10:00:00+08:00",
+            "form": "in_person",
+            "photo_sha256": [name],
+        },
+        headers=outsider,
+    )
+    assert visit.status_code == 201, visit.get_json()
+    assert _answers_as_absent(client, outsider, name)
+
+
+def test_naming_a_hash_before_its_photo_arrives_does_not_open_it_later(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    content = jpeg_bytes()
+    name = sha256_hex(content)
+    outsider = world.headers["worker_b"]
+    _incident(client, outsider, IN_B, [name])
+    _upload(client, world.headers["worker_a"], content)
+    _incident(client, world.headers["worker_a"], IN_A, [name])
+    assert _answers_as_absent(client, outsider, name)
+
+
+def test_a_photo_named_by_hash_from_another_grid_stays_missing_there(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    _, name = _grid_a_photo(client, world)
+    outsider = world.headers["worker_b"]
+    incident = _incident(client, outsider, IN_B, [name])
+    # Listed exactly as a photo that never arrived: the list says nothing about what is stored.
+    assert _missing(client, outsider) == {
+        name: [{"record_type": "incident", "record_id": incident["id"]}]
+    }
+    assert _missing(client, world.headers["worker_a"]) == {}
+
+
+def test_whoever_uploads_the_bytes_themselves_may_read_the_photo(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    content, name = _grid_a_photo(client, world)
+    outsider = world.headers["worker_b"]
+    incident = _incident(client, outsider, IN_B, [name])
+    assert _missing(client, outsider) == {
+        name: [{"record_type": "incident", "record_id": incident["id"]}]
+    }
+    # Holding the bytes is the proof; the answer does not say someone else stored them first.
+    response = client.put(
+        f"/api/v1/blobs/{name}", data=content, content_type="image/jpeg", headers=outsider
+    )
+    assert response.status_code == 201
+    assert _head(client, outsider, name) == 200
+    assert _head(client, world.headers["dispatcher_b"], name) == 200
+    assert _missing(client, outsider) == {}
+
+
+def test_uploading_a_photo_one_uploaded_before_answers_200(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    content, name = _grid_a_photo(client, world)
+    response = client.put(
+        f"/api/v1/blobs/{name}",
+        data=content,
+        content_type="image/jpeg",
+        headers=world.headers["worker_a"],
+    )
+    assert response.status_code == 200
+
+
+# --- who may read through their scope -----------------------------------------------------------
+
+
+def test_the_uploader_may_reference_a_photo_before_it_arrives(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    content = jpeg_bytes()
+    name = sha256_hex(content)
+    worker = world.headers["worker_a"]
+    (result,) = push(client, worker, _incident_op(IN_A, [name]))
+    assert result["status"] == "applied", result
+    assert _head(client, world.headers["dispatcher_a"], name) == 404
+    _upload(client, worker, content)
+    response = client.get(
+        f"/api/v1/blobs/{name}", headers=world.headers["dispatcher_a"], buffered=True
+    )
+    assert (response.status_code, response.get_data()) == (200, content)
+    assert _missing(client, world.headers["dispatcher_a"]) == {}
+
+
+def test_an_admin_reads_a_photo_a_record_references(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    content, name = _grid_a_photo(client, world)
+    response = client.get(f"/api/v1/blobs/{name}", headers=world.headers["admin"], buffered=True)
+    assert (response.status_code, response.get_data()) == (200, content)
+
+
+def test_a_dispatcher_over_another_town_cannot_read_a_grid_a_photo(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    _, name = _grid_a_photo(client, world)
+    assert _answers_as_absent(client, world.headers["dispatcher_b"], name)
+
+
+def test_a_colleague_editing_the_record_keeps_its_photo_readable(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    _, name = _grid_a_photo(client, world)
+    incident = _incident(client, world.headers["worker_a"], IN_A, [])
+    edited = client.patch(
+        f"/api/v1/incidents/{incident['id']}",
+        json={"expected_version": 1, "title": "已处理", "photo_sha256": [name]},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert edited.status_code == 200, edited.get_json()
+    # The dispatcher copied a hash they could read; the first record still vouches for it.
+    assert _head(client, world.headers["dispatcher_a"], name) == 200
+    assert _missing(client, world.headers["dispatcher_a"]) == {}
+
+
+# --- byte ranges ---------------------------------------------------------------------------------
+
+
+def test_a_range_request_gets_206_with_only_those_bytes(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    content = jpeg_bytes(5000)
+    name = sha256_hex(content)
+    worker = world.headers["worker_a"]
+    _upload(client, worker, content)
+    response = client.get(
+        f"/api/v1/blobs/{name}", headers={**worker, "Range": "bytes=0-9"}, buffered=True
+    )
+    assert response.status_code == 206
+    assert response.get_data() == content[:10]
+    assert response.headers["Content-Range"] == f"bytes 0-9/{len(content)}"
+
+
+def test_a_download_resumes_from_an_offset_to_the_end(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    content = jpeg_bytes(5000)
+    name = sha256_hex(content)
+    worker = world.headers["worker_a"]
+    _upload(client, worker, content)
+    response = client.get(
+        f"/api/v1/blobs/{name}", headers={**worker, "Range": "bytes=4000-"}, buffered=True
+    )
+    assert (response.status_code, response.get_data()) == (206, content[4000:])
+
+
+def test_a_range_past_the_end_is_416(client: FlaskClient, world: RegistryWorld) -> None:
+    content = jpeg_bytes(5000)
+    name = sha256_hex(content)
+    worker = world.headers["worker_a"]
+    _upload(client, worker, content)
+    response = client.get(
+        f"/api/v1/blobs/{name}", headers={**worker, "Range": "bytes=9000-9999"}, buffered=True
+    )
+    assert response.status_code == 416
+
+
+def test_a_whole_download_advertises_ranges(client: FlaskClient, world: RegistryWorld) -> None:
+    content = jpeg_bytes()
+    worker = world.headers["worker_a"]
+    _upload(client, worker, content)
+    response = client.get(f"/api/v1/blobs/{sha256_hex(content)}", headers=worker, buffered=True)
+    assert response.status_code == 200
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert response.headers["Content-Length"] == str(len(content))

@@ -1,8 +1,13 @@
 """Photo use cases: whole and chunked uploads, scoped reads, and the photos still expected.
 
-A photo is visible to a caller when a live record in their scope references it, or when they
-uploaded it; anything else answers exactly as a missing photo does (no existence oracle). Every
-upload hashes the bytes it receives, even for a photo already stored, for the same reason.
+A photo is readable by a caller who holds it (uploaded its bytes themselves), or when a live
+record in their scope references it and the user who put that hash into the record holds it too.
+A hash alone therefore opens nothing: a reference written by someone who never uploaded the bytes
+grants no one anything (`photo_links`, filled by a trigger on every write path, says who wrote
+each reference). Anything unreadable answers exactly as a missing photo does, on GET, HEAD and
+`missing` alike (no existence oracle). Every upload hashes the bytes it receives, even for a
+photo already stored, and its status says whether *this caller* had uploaded it before, for the
+same reason.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ from typing import IO, Any, BinaryIO
 from flask import current_app
 from sqlalchemy import (
     ColumnElement,
+    Select,
     String,
     Table,
+    any_,
     cast,
     delete,
     exists,
@@ -26,6 +33,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -33,12 +41,12 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from server.auth.principal import Principal
 from server.blobs import media
 from server.blobs.errors import HashMismatch, UploadOffsetMismatch
-from server.blobs.models import Blob, BlobUpload
+from server.blobs.models import Blob, BlobHolder, BlobUpload, PhotoLink
 from server.blobs.storage import BlobStore, ContentMismatch, FilesystemStore
 from server.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from server.extensions import db
 from server.registry.models import Incident, Visit
-from server.registry.services.records import caller_for, visible
+from server.registry.services.records import Caller, caller_for, visible
 from server.transaction import transaction
 
 READ_SIZE = 64 * 1024
@@ -136,17 +144,28 @@ def _body(stream: IO[bytes], limit: int, content_type: str | None) -> Iterator[b
         raise _wrong_magic(content_type)
 
 
-def _insert_blob(sha256: str, size: int, content_type: str, user_id: uuid.UUID) -> Stored:
-    """Record a stored photo; a concurrent upload of the same bytes may have won the insert."""
+def _hold(sha256: str, user_id: uuid.UUID) -> bool:
+    """Record that the user uploaded the photo's bytes; True unless they had before."""
     inserted = db.session.scalar(
+        insert(BlobHolder)
+        .values(sha256=sha256, user_id=user_id)
+        .on_conflict_do_nothing(index_elements=["sha256", "user_id"])
+        .returning(BlobHolder.user_id)
+    )
+    return inserted is not None
+
+
+def _insert_blob(sha256: str, size: int, content_type: str, user_id: uuid.UUID) -> Stored:
+    """Record a stored photo and its uploader as a holder; a concurrent upload of the same bytes
+    may have won the insert. `created` is from the caller's side: they had not uploaded it."""
+    db.session.execute(
         insert(Blob)
         .values(sha256=sha256, size=size, content_type=content_type, uploaded_by=user_id)
         .on_conflict_do_nothing(index_elements=["sha256"])
-        .returning(Blob.sha256)
     )
     blob = db.session.get(Blob, sha256, populate_existing=True)
     assert blob is not None
-    return Stored(_blob_view(blob), created=inserted is not None)
+    return Stored(_blob_view(blob), created=_hold(sha256, user_id))
 
 
 def upload_blob(
@@ -172,7 +191,9 @@ def upload_blob(
             digest.update(chunk)
         if digest.hexdigest() != sha256:
             raise HashMismatch()
-        return Stored(existing, created=False)
+        # The bytes are proven: the caller holds the photo now, like its first uploader.
+        with transaction():
+            return Stored(existing, created=_hold(sha256, principal.user_id))
     try:
         size = store.write(sha256, body)
     except ContentMismatch as exc:
@@ -181,25 +202,51 @@ def upload_blob(
         return _insert_blob(sha256, size, content_type, principal.user_id)
 
 
-def _referenced_in_scope(principal: Principal, sha256: str) -> ColumnElement[bool]:
-    caller = caller_for(principal)
-    wanted = cast([sha256], ARRAY(String(64)))
-    return or_(
-        *(
-            exists().where(table.c.photo_sha256.contains(wanted), visible(table, caller))
-            for table in PHOTO_TABLES.values()
+def _held_by(user_id: uuid.UUID) -> Select[tuple[str]]:
+    """Hashes of the photos the user uploaded."""
+    return select(BlobHolder.sha256).where(BlobHolder.user_id == user_id)
+
+
+def _vouched_references(caller: Caller, record_type: str, table: Table) -> Select[tuple[str]]:
+    """Hashes that live records of one type in the caller's scope reference, where the user who
+    put the hash into the record holds the photo."""
+    return (
+        select(PhotoLink.sha256)
+        .join(table, PhotoLink.record_id == table.c.id)
+        .join(
+            BlobHolder,
+            (BlobHolder.sha256 == PhotoLink.sha256) & (BlobHolder.user_id == PhotoLink.linked_by),
+        )
+        .where(
+            PhotoLink.record_type == record_type,
+            PhotoLink.sha256 == any_(table.c.photo_sha256),
+            visible(table, caller),
         )
     )
 
 
+def _readable(principal: Principal, sha256: str) -> ColumnElement[bool]:
+    """The caller holds the photo, or a vouched reference in their scope names it."""
+    caller = caller_for(principal)
+    wanted = cast([sha256], ARRAY(String(64)))
+    return or_(
+        exists(_held_by(principal.user_id).where(BlobHolder.sha256 == sha256)),
+        *(
+            exists(
+                _vouched_references(caller, record_type, table).where(
+                    PhotoLink.sha256 == sha256, table.c.photo_sha256.contains(wanted)
+                )
+            )
+            for record_type, table in PHOTO_TABLES.items()
+        ),
+    )
+
+
 def visible_blob(principal: Principal, sha256: str) -> dict[str, Any]:
-    """The stored photo if the caller uploaded it or a live record in their scope references
-    it; NotFound otherwise, exactly as for a photo that does not exist."""
+    """The stored photo if the caller may read it (see the module's rule); NotFound otherwise,
+    exactly as for a photo that does not exist."""
     blob = db.session.scalar(
-        select(Blob).where(
-            Blob.sha256 == sha256,
-            or_(Blob.uploaded_by == principal.user_id, _referenced_in_scope(principal, sha256)),
-        )
+        select(Blob).where(Blob.sha256 == sha256, _readable(principal, sha256))
     )
     found = None if blob is None else _blob_view(blob)
     db.session.commit()  # end the read-only transaction before the bytes are streamed
@@ -216,9 +263,14 @@ def open_blob(sha256: str) -> BinaryIO:
 def missing_photos(
     principal: Principal, *, after: str | None = None, limit: int = 500
 ) -> dict[str, Any]:
-    """Photos referenced by live records in the caller's scope that are not stored yet, each
-    with the records referencing it; one keyset page by hash."""
+    """Photos referenced by live records in the caller's scope that the caller cannot read yet
+    (not stored, or only referenced by users who never uploaded them: the same 404 either way),
+    each with the records referencing it; one keyset page by hash."""
     caller = caller_for(principal)
+    readable = union(
+        _held_by(principal.user_id),
+        *(_vouched_references(caller, rt, table) for rt, table in PHOTO_TABLES.items()),
+    ).subquery("readable")
     references = union_all(
         *(
             select(
@@ -238,8 +290,8 @@ def missing_photos(
                 )
             ).label("records"),
         )
-        .select_from(references.outerjoin(Blob.__table__, Blob.sha256 == references.c.sha256))
-        .where(Blob.sha256.is_(None))
+        .select_from(references.outerjoin(readable, readable.c.sha256 == references.c.sha256))
+        .where(readable.c.sha256.is_(None))
         .group_by(references.c.sha256)
         .order_by(references.c.sha256)
         .limit(limit + 1)

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from server.auth.guard import require
 from server.auth.principal import current_principal
@@ -66,15 +67,24 @@ def get_blob(sha256: str) -> Response:
     if request.method == "HEAD":
         response = current_app.response_class(status=200, mimetype=blob["content_type"])
         response.content_length = blob["size"]
+        response.accept_ranges = "bytes"
         response.set_etag(blob["sha256"])
     else:
         response = send_file(
             service.open_blob(blob["sha256"]),
             mimetype=blob["content_type"],
             etag=blob["sha256"],
-            conditional=True,
+            conditional=False,
             max_age=CACHE_SECONDS,
         )
+        # send_file cannot tell a stream's length, and without it Range is ignored (200, whole).
+        response.content_length = blob["size"]
+        try:
+            response.make_conditional(request, accept_ranges=True, complete_length=blob["size"])
+        except RequestedRangeNotSatisfiable:
+            response.close()
+            raise
+    response.cache_control.public = False
     response.cache_control.private = True
     response.cache_control.immutable = True
     return response
