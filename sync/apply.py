@@ -221,6 +221,10 @@ def apply_op(
         return _apply_command(conn, prepared, state, doc, device, audit, flags)
 
     # A create against an existing id is a patch from nothing: every server value counts as new.
+    if op.kind is OpKind.CREATE:
+        refused = _fixed_changed(prepared, doc)
+        if refused is not None:
+            return Applied(refused, state)
     base = 0 if op.kind is OpKind.CREATE else int(op.base_version or 0)
     if base > int(doc["version"]):
         return Applied(
@@ -241,6 +245,22 @@ def apply_op(
         outcome = merge_patch(server, op.fields, prepared.field_stamps, prepared.record_type.fields)
         writes = dict(outcome.writes)
     return _write_outcome(conn, prepared, state, doc, outcome, writes, device, audit, flags, now)
+
+
+def _fixed_changed(prepared: PreparedOp, doc: Mapping[str, JSON]) -> OpResult | None:
+    """The rejection of a create that would change the fixed fields of the record it names."""
+    record_type = prepared.record_type
+    fields = prepared.op.fields
+    changed = sorted(n for n in record_type.fixed & fields.keys() if fields[n] != doc.get(n))
+    if not changed:
+        return None
+    message = f"Fixed when the {record_type.name} is created."
+    return OpResult(
+        prepared.op.op_id,
+        Status.REJECTED,
+        reason=Reason.INVALID_FIELDS,
+        field_errors={n: [message] for n in changed},
+    )
 
 
 def _write_outcome(

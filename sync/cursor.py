@@ -50,6 +50,11 @@ class Cursor:
         return base64.urlsafe_b64encode(orjson.dumps(body)).decode().rstrip("=")
 
 
+# Transaction ids and log sequence numbers are PostgreSQL bigints in practice (xid8 would allow
+# twice as much, reached after centuries of writes); anything larger was not made by this server.
+_LARGEST = 2**63 - 1
+
+
 def decode_cursor(token: str) -> Cursor:
     """Parse a token made by Cursor.encode; raise InvalidCursor otherwise."""
     try:
@@ -64,4 +69,6 @@ def decode_cursor(token: str) -> Cursor:
         raise InvalidCursor(f"unreadable cursor: {bad}") from bad
     if min(txid, seq, tail.txid, tail.seq) < 0:
         raise InvalidCursor("negative cursor position")
+    if max(txid, seq, tail.txid, tail.seq) > _LARGEST:
+        raise InvalidCursor("cursor position out of range")
     return Cursor(Position(txid, seq), tail, grids)

@@ -119,7 +119,13 @@ def _entries(
 def _resolve(
     conn: sa.Connection, registry: Registry, entries: list[_Entry], grids: frozenset[uuid.UUID]
 ) -> list[Change]:
-    """Turn log entries into changes carrying current rows; the last entry per record decides."""
+    """Turn log entries into changes carrying current rows, one per record.
+
+    The record's row in this snapshot decides, not which of its entries came last: entries are in
+    (txid, seq) order, which is not commit order. A transaction that began before another but
+    committed after it has the smaller txid, so its move out of (or back into) the slice can sit
+    before the other's upsert in the feed.
+    """
     last: dict[tuple[str, uuid.UUID], _Entry] = {}
     for entry in entries:
         key = (entry.record_type, entry.record_id)
@@ -127,7 +133,7 @@ def _resolve(
         last[key] = entry
     docs: dict[tuple[str, uuid.UUID], dict[str, JSON]] = {}
     for record_type in registry:
-        ids = [k[1] for k, e in last.items() if k[0] == record_type.name and e.kind != "leave"]
+        ids = [k[1] for k in last if k[0] == record_type.name]
         if ids:
             for record_id, row in load_docs(conn, record_type, ids).items():
                 docs[(record_type.name, record_id)] = row
@@ -135,19 +141,20 @@ def _resolve(
     for key, entry in last.items():
         if registry.get(entry.record_type) is None:
             continue
-        if entry.kind == "leave":
+        doc = docs.get(key)
+        if doc is not None and doc.get("deleted_at") is None:
+            grid = uuid.UUID(doc["grid_id"]) if doc.get("grid_id") else None
+            if grid in grids:
+                changes.append(Change(*key, "upsert", grid, int(doc["version"]), doc))
+            else:  # out of the slice now, whatever the entry said: the phone drops it
+                changes.append(Change(*key, "leave", entry.grid_id, int(doc["version"]), None))
+            continue
+        if entry.kind == "leave" and doc is None:
             changes.append(Change(*key, "leave", entry.grid_id, entry.version, None))
             continue
-        doc = docs.get(key)
-        if doc is None or doc.get("deleted_at") is not None:
-            tomb = {k: doc.get(k) for k in _TOMBSTONE_KEYS} if doc else None
-            version = int(doc["version"]) if doc else entry.version
-            changes.append(Change(*key, "delete", entry.grid_id, version, tomb))
-            continue
-        grid = uuid.UUID(doc["grid_id"]) if doc.get("grid_id") else None
-        if grid not in grids:
-            continue  # it moved out of the slice since; its 'leave' entry follows in the feed
-        changes.append(Change(*key, "upsert", grid, int(doc["version"]), doc))
+        tomb = {k: doc.get(k) for k in _TOMBSTONE_KEYS} if doc else None
+        version = int(doc["version"]) if doc else entry.version
+        changes.append(Change(*key, "delete", entry.grid_id, version, tomb))
     return changes
 
 

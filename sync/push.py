@@ -89,7 +89,9 @@ def _prepare(
         return _rejected(op, Reason.UNKNOWN_FIELDS, {n: ["unknown field"] for n in unknown})
     if op.kind in (OpKind.PATCH, OpKind.DELETE) and op.base_version is None:
         return _rejected(op, Reason.INVALID_FIELDS, {"base_version": ["required"]})
-    if record_type.validate is not None and op.kind in (OpKind.CREATE, OpKind.PATCH):
+    # Every kind: a delete or command carries no fields, but the hook may refuse the op itself
+    # (a role that may not write this record type at all).
+    if record_type.validate is not None:
         try:
             errors = record_type.validate(op.fields)
         except Refused as refused:
@@ -173,6 +175,8 @@ def _authorize(
     # where its create puts it, not by an empty stored grid.
     created: dict[tuple[str, uuid.UUID], Location] = {}
     checks: list[AccessCheck] = []
+    # Op id -> the key its destination is asked under, for writes that would move a stored record.
+    moves: dict[uuid.UUID, uuid.UUID] = {}
     for p in batch:
         key = (p.record_type.name, p.op.record_id)
         doc = states[key].doc
@@ -188,6 +192,10 @@ def _authorize(
             doc = doc or {}
             grid = uuid.UUID(doc["grid_id"]) if doc.get("grid_id") else None
             path = tuple(uuid.UUID(x) for x in doc.get("scope_path") or ())
+            destination = _destination(conn, p, grid)
+            if destination is not None:
+                moves[p.op.op_id] = destination.op_id
+                checks.append(destination)
         checks.append(
             AccessCheck(
                 p.op.op_id,
@@ -201,7 +209,37 @@ def _authorize(
         )
     checks.extend(extra)
     decisions = user_scope_fn(checks) if checks else {}
-    return {c.op_id: decisions.get(c.op_id, Access.NEVER) for c in checks}, locations
+    access = {c.op_id: decisions.get(c.op_id, Access.NEVER) for c in checks}
+    for op_id, asked in moves.items():
+        # Moving a record is judged by the writer's grids now, as a patch's move is (the
+        # assignment history answers for the record's grid at edit time, not for where it goes).
+        if access[asked] is not Access.NOW:
+            access[op_id] = Access.NEVER
+    return access, locations
+
+
+def _destination(conn: sa.Connection, p: PreparedOp, grid: uuid.UUID | None) -> AccessCheck | None:
+    """The question for the grid a create or patch of a stored record would move it to (asked
+    as a create there, under its own key), or None when it stays where it is.
+
+    A create of an id that exists merges into the record like a patch: without this it could
+    carry a record out of the writer's grids, or into a grid the writer could never create in.
+    """
+    locate = p.record_type.locate
+    if p.op.kind not in (OpKind.CREATE, OpKind.PATCH) or locate is None:
+        return None
+    to = locate(conn, p.op.fields)
+    if to.grid_id is None or to.grid_id == grid:
+        return None
+    return AccessCheck(
+        uuid.uuid5(p.op.op_id, "destination"),
+        p.record_type.name,
+        p.op.record_id,
+        to.grid_id,
+        tuple(to.scope_path),
+        p.edited_at,
+        creating=True,
+    )
 
 
 def _apply_one(

@@ -62,7 +62,8 @@ class Location:
 
 # (connection, the new record's fields) -> where it lies (point-in-polygon, or its anchor's grid).
 LocateFn = Callable[[sa.Connection, Mapping[str, JSON]], Location]
-# (fields) -> {field: [messages]}; empty when valid; may raise Refused.
+# (the op's fields; empty for a delete or command) -> {field: [messages]}; empty when valid; may
+# raise Refused. Called for every op, so it can refuse an op kind its role may not send.
 ValidateFn = Callable[[Mapping[str, JSON]], Mapping[str, list[str]]]
 # (current record, args) -> fields to write; raises CommandRefused.
 CommandFn = Callable[[Mapping[str, JSON], Mapping[str, JSON]], Mapping[str, JSON]]
@@ -93,6 +94,9 @@ class RecordType:
     # Unique constraints by name, with the refusal an op gets when its write breaks one: a
     # value `validate` found free may be taken by a concurrent batch before this one writes.
     unique: Mapping[str, Refused] = field(default_factory=dict)
+    # Fields set when the record is created and never changed after, not even by a create of
+    # an id that exists (merged into the record like a patch).
+    fixed: frozenset[str] = frozenset()
 
     def refusal_for(self, error: Exception) -> Refused | None:
         """The refusal for a write that failed on one of `unique`, else None."""

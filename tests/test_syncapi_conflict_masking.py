@@ -6,7 +6,9 @@ import uuid
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
+from server.extensions import db
 from tests.factories import auth_headers, citizen_id, make_registry_world
 from tests.test_syncapi_privacy import PHONE, person_op
 from tests.test_syncapi_push_pull import address_op, pull, push, stamp
@@ -82,3 +84,74 @@ def test_admin_pull_never_links_a_special_population_row_to_its_person(
     mine = pull(client, world.headers["worker_a"], worker_cursor)["changes"]
     (seen,) = [c for c in mine if c["record_type"] == "person_special_population"]
     assert seen["record"]["person_id"] == person["record_id"]
+
+
+def _special_population_world(client: FlaskClient) -> tuple[Any, str, list[str]]:
+    world = make_registry_world()
+    address = address_op()
+    people = [person_op(address["record_id"], citizen_id(seq=seq)) for seq in (31, 33, 35)]
+    special_id = str(uuid.uuid4())
+    special = {
+        "op_id": str(uuid.uuid4()),
+        "record_type": "person_special_population",
+        "record_id": special_id,
+        "kind": "create",
+        "stamp": stamp(),
+        "fields": {"person_id": people[0]["record_id"], "category": "drug_user"},
+    }
+    results = push(client, world.headers["worker_a"], address, *people, special)
+    assert [r["status"] for r in results] == ["applied"] * 5, results
+    return world, special_id, [p["record_id"] for p in people]
+
+
+def _special_conflict(client: FlaskClient, world: Any, special_id: str, **edits: Any) -> str:
+    """Two phones patch the same special-population fields; the second loses."""
+    phone2 = auth_headers(world.users["worker_a"], "phone-2")
+    first, second = ({k: v[0] for k, v in edits.items()}, {k: v[1] for k, v in edits.items()})
+    push(
+        client,
+        world.headers["worker_a"],
+        _op("person_special_population", special_id, "patch", 1, **first),
+    )
+    (result,) = push(
+        client, phone2, _op("person_special_population", special_id, "patch", 1, **second)
+    )
+    assert result["status"] == "conflict", result
+    conflict_id: str = result["conflict_ids"][0]
+    return conflict_id
+
+
+def test_the_admin_inbox_never_links_a_special_population_row_to_its_person(
+    client: FlaskClient,
+) -> None:
+    world, special_id, (p1, p2, p3) = _special_population_world(client)
+    _special_conflict(client, world, special_id, person_id=(p2, p3))
+    (item,) = _inbox(client, world.headers["admin"])
+    assert item["field"] == "person_id"
+    assert (item["base_value"], item["server_value"], item["client_value"]) == (None, None, None)
+    assert all(p not in str(item) for p in (p1, p2, p3))
+    (shown,) = _inbox(client, world.headers["dispatcher_a"])
+    assert (shown["server_value"], shown["client_value"]) == (p2, p3)
+
+
+def _notes(special_id: str) -> Any:
+    notes = db.session.scalar(
+        text("SELECT notes FROM person_special_populations WHERE id = :id"), {"id": special_id}
+    )
+    db.session.commit()
+    return notes
+
+
+def test_an_admin_cannot_resolve_a_special_population_conflict(client: FlaskClient) -> None:
+    world, special_id, _ = _special_population_world(client)
+    conflict_id = _special_conflict(client, world, special_id, notes=("甲", "乙"))
+    before = _notes(special_id)
+    response = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"action": "edit", "value": "管理员写入的矫正备注"},
+        headers=world.headers["admin"],
+    )
+    assert response.status_code == 403
+    assert response.get_json()["code"] == "forbidden"
+    assert _notes(special_id) == before
+    assert [i["id"] for i in _inbox(client, world.headers["admin"])] == [conflict_id]

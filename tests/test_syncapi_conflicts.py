@@ -6,8 +6,11 @@ import uuid
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
-from tests.factories import auth_headers, make_registry_world
+from server.extensions import db
+from tests.factories import IN_A, IN_B, auth_headers, citizen_id, make_registry_world, point
+from tests.test_syncapi_privacy import person_op
 from tests.test_syncapi_push_pull import address_op, pull, push, stamp
 
 
@@ -22,6 +25,19 @@ def patch_op(record_id: str, base: int, **fields: Any) -> dict[str, Any]:
         "base_version": base,
         "fields": fields,
     }
+
+
+def record_op(record_type: str, record_id: str, base: int, **fields: Any) -> dict[str, Any]:
+    """A patch of any record type edited from version `base`."""
+    return {**patch_op(record_id, base, **fields), "record_type": record_type}
+
+
+def inbox(client: FlaskClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """The caller's open conflicts."""
+    response = client.get("/api/v1/conflicts?status=open", headers=headers)
+    assert response.status_code == 200
+    items: list[dict[str, Any]] = response.get_json()["items"]
+    return items
 
 
 def _two_phones(client: FlaskClient) -> tuple[Any, dict[str, str], dict[str, str], str]:
@@ -112,3 +128,241 @@ def test_sibling_dispatcher_cannot_resolve(client: FlaskClient) -> None:
         headers=world.headers["dispatcher_b"],
     )
     assert response.status_code == 404
+
+
+# --- scope follows the record's current grid ----------------------------------------------------
+
+
+def _conflict_then_move_to_b(client: FlaskClient) -> tuple[Any, str, str]:
+    """A courtyard conflict on an address of grid A; then an admin moves the address to B."""
+    world, phone1, phone2, record_id = _two_phones(client)
+    push(client, phone1, patch_op(record_id, 1, courtyard="东院"))
+    (result,) = push(client, phone2, patch_op(record_id, 1, courtyard="西院"))
+    assert result["status"] == "conflict"
+    moved = client.patch(
+        f"/api/v1/addresses/{record_id}",
+        json={"expected_version": 2, "point": point(IN_B)},
+        headers=world.headers["admin"],
+    )
+    assert moved.status_code == 200, moved.get_json()
+    return world, record_id, result["conflict_ids"][0]
+
+
+def _courtyard(record_id: str) -> Any:
+    value = db.session.scalar(
+        text("SELECT courtyard FROM addresses WHERE id = :id"), {"id": record_id}
+    )
+    db.session.commit()
+    return value
+
+
+def test_a_conflict_follows_its_record_to_the_new_grids_inbox(client: FlaskClient) -> None:
+    world, record_id, conflict_id = _conflict_then_move_to_b(client)
+    assert inbox(client, world.headers["dispatcher_a"]) == []
+    (item,) = inbox(client, world.headers["dispatcher_b"])
+    assert (item["id"], item["record_id"]) == (conflict_id, record_id)
+    assert item["grid_id"] == str(world.grid_b.id)
+
+
+def test_the_old_grids_dispatcher_cannot_resolve_a_conflict_of_a_moved_record(
+    client: FlaskClient,
+) -> None:
+    world, record_id, conflict_id = _conflict_then_move_to_b(client)
+    refused = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"action": "edit", "value": "A的调度员写的"},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert refused.status_code == 404
+    assert _courtyard(record_id) == "东院"
+    resolved = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"action": "take"},
+        headers=world.headers["dispatcher_b"],
+    )
+    assert resolved.status_code == 200, resolved.get_json()
+    assert _courtyard(record_id) == "西院"
+
+
+# --- edit values: references and composite fields -----------------------------------------------
+
+
+def _address_id_conflict(client: FlaskClient) -> tuple[Any, str, str]:
+    world = make_registry_world()
+    phone1 = world.headers["worker_a"]
+    phone2 = auth_headers(world.users["worker_a"], "phone-2")
+    a1, a2, a3 = address_op(), address_op(door_number="13号"), address_op(door_number="14号")
+    person = person_op(a1["record_id"], citizen_id(seq=41))
+    assert [r["status"] for r in push(client, phone1, a1, a2, a3, person)] == ["applied"] * 4
+    person_id = person["record_id"]
+    push(client, phone1, record_op("person", person_id, 1, address_id=a2["record_id"]))
+    (result,) = push(client, phone2, record_op("person", person_id, 1, address_id=a3["record_id"]))
+    assert result["status"] == "conflict", result
+    return world, person_id, result["conflict_ids"][0]
+
+
+def _person_grid(person_id: str) -> Any:
+    grid = db.session.scalar(text("SELECT grid_id FROM persons WHERE id = :id"), {"id": person_id})
+    db.session.commit()
+    return grid
+
+
+def test_an_edit_pointing_at_an_address_of_another_grid_is_refused_on_the_field(
+    client: FlaskClient,
+) -> None:
+    world, person_id, conflict_id = _address_id_conflict(client)
+    b_address = address_op(IN_B)
+    assert push(client, world.headers["worker_b"], b_address)[0]["status"] == "applied"
+    response = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"action": "edit", "value": b_address["record_id"]},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {
+        "address_id": ["The referenced record is not in your grids."]
+    }
+    assert _person_grid(person_id) == world.grid_a.id
+    assert [i["id"] for i in inbox(client, world.headers["dispatcher_a"])] == [conflict_id]
+
+
+def test_an_edit_naming_a_nonexistent_address_is_refused_on_the_field(client: FlaskClient) -> None:
+    world, _, conflict_id = _address_id_conflict(client)
+    response = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"action": "edit", "value": str(uuid.uuid4())},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"address_id": ["No such record."]}
+
+
+def test_an_edit_naming_a_deleted_address_is_refused_on_the_field(client: FlaskClient) -> None:
+    world, _, conflict_id = _address_id_conflict(client)
+    gone = address_op(door_number="15号")
+    push(client, world.headers["worker_a"], gone)
+    deleted = {**patch_op(gone["record_id"], 1), "kind": "delete"}
+    del deleted["fields"]
+    assert push(client, world.headers["worker_a"], deleted)[0]["status"] == "applied"
+    response = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"action": "edit", "value": gone["record_id"]},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"address_id": ["The referenced record was deleted."]}
+
+
+def test_an_edit_pointing_at_an_address_in_scope_is_written(client: FlaskClient) -> None:
+    world, person_id, conflict_id = _address_id_conflict(client)
+    other = address_op(door_number="16号")
+    push(client, world.headers["worker_a"], other)
+    response = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"action": "edit", "value": other["record_id"]},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert response.status_code == 200, response.get_json()
+    stored = db.session.scalar(
+        text("SELECT address_id::text FROM persons WHERE id = :id"), {"id": person_id}
+    )
+    db.session.commit()
+    assert stored == other["record_id"]
+
+
+def _reporter_conflict(client: FlaskClient) -> tuple[Any, str]:
+    world = make_registry_world()
+    phone1 = world.headers["worker_a"]
+    phone2 = auth_headers(world.users["worker_a"], "phone-2")
+    record_id = str(uuid.uuid4())
+    create = {
+        "op_id": str(uuid.uuid4()),
+        "record_type": "incident",
+        "record_id": record_id,
+        "kind": "create",
+        "stamp": stamp(),
+        "fields": {
+            "kind": "event",
+            "category": "0101",
+            "title": "暴露垃圾",
+            "occurred_at": "2026-11-20T08:30:00+08:00",
+            "urgency": "02",
+            "point": point(IN_A),
+            "reporter": {"name": "赵六"},
+        },
+    }
+    assert push(client, phone1, create)[0]["status"] == "applied"
+    push(client, phone1, record_op("incident", record_id, 1, reporter={"name": "李四"}))
+    (result,) = push(client, phone2, record_op("incident", record_id, 1, reporter={"name": "王五"}))
+    assert result["status"] == "conflict", result
+    (conflict_id,) = result["conflict_ids"]
+    return world, conflict_id
+
+
+def _reporter_name() -> Any:
+    name = db.session.scalar(text("SELECT reporter_name FROM incidents"))
+    db.session.commit()
+    return name
+
+
+def test_editing_a_reporter_name_too_long_is_refused_on_the_field(client: FlaskClient) -> None:
+    world, conflict_id = _reporter_conflict(client)
+    (item,) = inbox(client, world.headers["dispatcher_a"])
+    assert item["field"] == "reporter_name"
+    before = _reporter_name()
+    response = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"action": "edit", "value": "名" * 60},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]) == ["reporter_name"]
+    assert _reporter_name() == before
+
+
+def test_editing_a_reporter_name_with_an_object_is_refused_on_the_field(
+    client: FlaskClient,
+) -> None:
+    world, conflict_id = _reporter_conflict(client)
+    before = _reporter_name()
+    response = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"action": "edit", "value": {"evil": 1}},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]) == ["reporter_name"]
+    assert _reporter_name() == before
+
+
+def test_editing_a_reporter_name_writes_the_new_name(client: FlaskClient) -> None:
+    world, conflict_id = _reporter_conflict(client)
+    response = client.post(
+        f"/api/v1/conflicts/{conflict_id}/resolve",
+        json={"action": "edit", "value": "孙七"},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert response.status_code == 200, response.get_json()
+    assert _reporter_name() == "孙七"
+
+
+# --- sealed fields on the losing phone ------------------------------------------------------------
+
+
+def test_the_losing_phone_is_told_of_a_sealed_field_conflict_once_by_its_wire_name(
+    client: FlaskClient,
+) -> None:
+    world = make_registry_world()
+    phone1 = world.headers["worker_a"]
+    phone2 = auth_headers(world.users["worker_a"], "phone-2")
+    address = address_op()
+    person = person_op(address["record_id"], citizen_id(seq=51))
+    push(client, phone1, address, person)
+    push(client, phone1, record_op("person", person["record_id"], 1, phone="13698765432"))
+    (result,) = push(
+        client, phone2, record_op("person", person["record_id"], 1, phone="13511112222")
+    )
+    assert result["status"] == "conflict", result
+    notices = pull(client, phone2)["conflicts"]
+    assert [n["field"] for n in notices] == ["phone"]
+    assert [i["field"] for i in inbox(client, world.headers["dispatcher_a"])] == ["phone"]

@@ -10,8 +10,9 @@ from sqlalchemy import text
 
 from server.extensions import db
 from sync.cursor import decode_cursor
-from tests.factories import IN_B, RegistryWorld, auth_headers, make_registry_world
-from tests.test_syncapi_conflicts import patch_op
+from tests.factories import IN_B, RegistryWorld, auth_headers, citizen_id, make_registry_world
+from tests.test_syncapi_conflicts import inbox, patch_op, record_op
+from tests.test_syncapi_privacy import person_op
 from tests.test_syncapi_push_pull import address_op, pull, push
 
 
@@ -60,6 +61,21 @@ def test_open_conflicts_raised_by_the_device_are_counted(client: FlaskClient) ->
     assert lost["status"] == "conflict"
     assert _health(client, world, "phone-2")["backlog"]["open_conflicts"] == 1
     assert _health(client, world)["backlog"]["open_conflicts"] == 0
+
+
+def test_a_sealed_field_conflict_counts_once_as_in_the_inbox(client: FlaskClient) -> None:
+    world = make_registry_world()
+    phone1 = world.headers["worker_a"]
+    phone2 = auth_headers(world.users["worker_a"], "phone-2")
+    address = address_op()
+    person = person_op(address["record_id"], citizen_id(seq=51))
+    push(client, phone1, address, person)
+    push(client, phone1, record_op("person", person["record_id"], 1, phone="13698765432"))
+    (lost,) = push(client, phone2, record_op("person", person["record_id"], 1, phone="13511112222"))
+    assert lost["status"] == "conflict"
+    assert len(inbox(client, world.headers["dispatcher_a"])) == 1
+    device = _health(client, world, "phone-2")
+    assert (device["pending_conflicts"], device["backlog"]["open_conflicts"]) == (1, 1)
 
 
 def test_changes_in_the_devices_grids_after_its_cursor_are_counted(client: FlaskClient) -> None:

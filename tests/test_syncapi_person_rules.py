@@ -251,3 +251,17 @@ def test_every_unique_refusal_names_an_index_the_database_has(client: FlaskClien
     )
     assert names == {"uq_persons_id_number_hash"}
     assert found == names
+
+
+def test_a_refused_create_does_not_take_its_id_number_from_a_good_one(client: FlaskClient) -> None:
+    world = make_registry_world()
+    address = address_op()
+    number = citizen_id(seq=779)
+    bad = person_op(address["record_id"], number, population_type="nonsense")
+    good = person_op(address["record_id"], number)
+    results = push(client, world.headers["worker_a"], address, bad, good)
+    assert [(r["status"], r["reason"]) for r in results] == [
+        ("applied", None),
+        ("rejected", "invalid_fields"),
+        ("applied", None),
+    ]

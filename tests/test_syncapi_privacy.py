@@ -145,3 +145,93 @@ def test_replayed_person_batch_is_recognised_as_the_same_ops(client: FlaskClient
     assert again == first
     assert [r["status"] for r in again] == ["applied", "applied"]
     assert db.session.scalar(text("SELECT version FROM persons")) == 1
+
+
+def test_a_replay_after_the_record_left_the_callers_grids_shows_nothing_of_it_now(
+    client: FlaskClient,
+) -> None:
+    from tests.factories import IN_A, IN_B, point
+    from tests.test_syncapi_conflicts import patch_op
+
+    world = make_registry_world()
+    phone1 = world.headers["worker_a"]
+    phone2 = auth_headers(world.users["worker_a"], "phone-2")
+    op = address_op(IN_A)
+    push(client, phone1, op)
+    push(client, phone1, patch_op(op["record_id"], 1, courtyard="东院"))
+    losing = patch_op(op["record_id"], 1, courtyard="西院")
+    (first,) = push(client, phone2, losing)
+    assert first["status"] == "conflict"
+    assert first["current"]["courtyard"] == "东院"
+    moved = client.patch(
+        f"/api/v1/addresses/{op['record_id']}",
+        json={"expected_version": 2, "point": point(IN_B), "courtyard": "B网格内部信息"},
+        headers=world.headers["admin"],
+    )
+    assert moved.status_code == 200, moved.get_json()
+    # The phone lost the response and sends the batch again: the stored answer, without the
+    # record as grid B holds it now.
+    (again,) = push(client, phone2, losing)
+    assert again == {**first, "current": None}
+
+
+def test_an_unknown_identifier_key_in_a_party_is_not_kept_in_clear(client: FlaskClient) -> None:
+    from tests.factories import IN_A, point
+
+    world = make_registry_world()
+    number = citizen_id(seq=777)
+    incident = {
+        **address_op(),
+        "record_type": "incident",
+        "fields": {
+            "kind": "dispute",
+            "category": "01",
+            "title": "邻里纠纷",
+            "occurred_at": "2026-11-20T08:30:00+08:00",
+            "urgency": "02",
+            "point": point(IN_A),
+            "parties": [
+                {"name": "王五", "phone": "13912345678", "id_number": number},
+                {"name": "赵六", "extra": {"passport_no": "E12345678"}},
+            ],
+        },
+    }
+    (result,) = push(client, world.headers["worker_a"], incident)
+    assert (result["status"], result["reason"]) == ("rejected", "invalid_fields")
+    db.session.rollback()
+    assert _tables_holding(number) == []
+    assert _tables_holding("E12345678") == []
+    kept = db.session.scalar(
+        text("SELECT payload FROM rejected_ops WHERE op_id = :i"), {"i": incident["op_id"]}
+    )
+    assert kept["fields"]["parties"][0]["id_number"] == "[redacted]"
+    assert kept["fields"]["parties"][0]["name"] == "王五"
+
+
+def test_an_admin_may_not_delete_special_populations_over_sync(client: FlaskClient) -> None:
+    from tests.factories import IN_A, create_record
+
+    world = make_registry_world()
+    person = create_record(client, world.headers["worker_a"], "persons", IN_A)
+    special = {
+        **address_op(),
+        "record_type": "person_special_population",
+        "fields": {"person_id": person["id"], "category": "drug_user", "notes": "社区戒毒"},
+    }
+    assert push(client, world.headers["worker_a"], special)[0]["status"] == "applied"
+    delete = {
+        **address_op(),
+        "record_type": "person_special_population",
+        "record_id": special["record_id"],
+        "kind": "delete",
+        "base_version": 1,
+        "fields": {},
+    }
+    (result,) = push(client, world.headers["admin"], delete)
+    assert (result["status"], result["reason"]) == ("rejected", "invalid_fields")
+    db.session.rollback()
+    deleted = db.session.scalar(
+        text("SELECT deleted_at FROM person_special_populations WHERE id = :i"),
+        {"i": special["record_id"]},
+    )
+    assert deleted is None

@@ -121,3 +121,83 @@ def test_patch_moving_a_record_between_grids_leaves_one_feed_for_the_other(
     assert [(c["kind"], c["record_id"]) for c in left] == [("leave", op["record_id"])]
     arrived = pull(client, world.headers["worker_b"], cursor_b)["changes"]
     assert [(c["kind"], c["grid_id"]) for c in arrived] == [("upsert", str(world.grid_b.id))]
+
+
+def _grid_of(table: str, record_id: str) -> object:
+    db.session.rollback()
+    return db.session.scalar(text(f"SELECT grid_id FROM {table} WHERE id = :i"), {"i": record_id})
+
+
+def test_a_create_of_an_existing_record_cannot_move_it_out_of_the_writers_grids(
+    client: FlaskClient,
+) -> None:
+    # A create of an id that exists merges into it like a patch; its point must not carry the
+    # record into a grid the writer holds not.
+    world = make_registry_world()
+    headers = world.headers["worker_a"]
+    op = address_op(IN_A)
+    assert push(client, headers, op)[0]["status"] == "applied"
+    (result,) = push(client, headers, {**address_op(IN_B), "record_id": op["record_id"]})
+    assert (result["status"], result["reason"]) == ("rejected", "out_of_scope"), result
+    assert _grid_of("addresses", op["record_id"]) == world.grid_a.id
+
+
+def test_a_create_of_an_existing_record_may_move_it_within_the_writers_grids(
+    client: FlaskClient,
+) -> None:
+    world = make_registry_world()
+    assign_worker(world.users["worker_a"], world.grid_b)
+    headers = world.headers["worker_a"]
+    op = address_op(IN_A)
+    push(client, headers, op)
+    (result,) = push(client, headers, {**address_op(IN_B), "record_id": op["record_id"]})
+    assert result["status"] in ("applied", "merged"), result
+    assert _grid_of("addresses", op["record_id"]) == world.grid_b.id
+
+
+def test_a_create_over_a_web_made_incident_cannot_move_it_to_another_grid(
+    client: FlaskClient,
+) -> None:
+    from tests.factories import create_record, point
+
+    world = make_registry_world()
+    address = create_record(client, world.headers["worker_a"], "addresses", IN_A)
+    body = {
+        "kind": "event",
+        "category": "0101",
+        "title": "暴露垃圾",
+        "occurred_at": "2026-11-20T08:30:00+08:00",
+        "urgency": "02",
+        "address_id": address["id"],
+    }
+    made = client.post("/api/v1/incidents", json=body, headers=world.headers["dispatcher_a"])
+    assert made.status_code == 201, made.get_json()
+    incident = made.get_json()["id"]
+    op = {**address_op(), "record_type": "incident", "record_id": incident}
+    op["fields"] = {**body, "point": point(IN_B)}
+    (result,) = push(client, world.headers["worker_a"], op)
+    assert (result["status"], result["reason"]) == ("rejected", "out_of_scope"), result
+    assert _grid_of("incidents", incident) == world.grid_a.id
+
+
+def test_an_edit_accepted_by_edit_time_scope_does_not_show_the_record_as_it_is_now(
+    client: FlaskClient,
+) -> None:
+    world = make_registry_world()
+    worker = world.users["worker_a"]
+    _backdate_assignments(worker.id)
+    op = address_op(IN_A)
+    push(client, world.headers["worker_a"], op)
+    _end_assignments(worker.id, timedelta(hours=1))
+    edited = client.patch(
+        f"/api/v1/addresses/{op['record_id']}",
+        json={"expected_version": 1, "courtyard": "离任后录入的信息"},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert edited.status_code == 200, edited.get_json()
+    late = patch_op(op["record_id"], 1, room="1")
+    late["stamp"] = _stamp_at(datetime.now(UTC) - timedelta(hours=2))
+    (result,) = push(client, world.headers["worker_a"], late)
+    assert (result["status"], result["flags"]) == ("merged", ["out_of_scope_now"]), result
+    assert result["current"] is None
+    assert "离任后录入的信息" not in str(result)

@@ -69,3 +69,40 @@ def test_a_tasks_target_cannot_be_changed_after_it_is_created(client: FlaskClien
     task = db.session.get(Task, uuid.UUID(op["record_id"]))
     assert task is not None
     assert str(task.target_id) == first
+
+
+def test_a_create_of_an_existing_task_cannot_change_its_target(client: FlaskClient) -> None:
+    # A create of an id that exists merges into the record like a patch: the target stays
+    # fixed there too, whether the new target lies in another grid or in the same one.
+    world = make_registry_world()
+    headers = world.headers["worker_a"]
+    first, other_here = _address(client, headers), _address(client, headers)
+    elsewhere = _address(client, world.headers["worker_b"], IN_B)
+    task = _task_op(world, first)
+    assert push(client, headers, task)[0]["status"] == "applied"
+    for target, reason in ((other_here, "invalid_fields"), (elsewhere, "out_of_scope")):
+        again = {
+            **task,
+            "op_id": str(uuid.uuid4()),
+            "fields": {**task["fields"], "target_id": target},
+        }
+        (result,) = push(client, headers, again)
+        assert (result["status"], result["reason"]) == ("rejected", reason), result
+    (same,) = push(client, headers, {**task, "op_id": str(uuid.uuid4())})
+    assert same["status"] == "applied", same
+    db.session.rollback()
+    stored = db.session.get(Task, uuid.UUID(task["record_id"]))
+    assert stored is not None
+    assert (str(stored.target_id), stored.grid_id) == (first, world.grid_a.id)
+
+
+def test_a_create_of_an_existing_task_names_the_fixed_field(client: FlaskClient) -> None:
+    world = make_registry_world()
+    headers = world.headers["worker_a"]
+    first, other_here = _address(client, headers), _address(client, headers)
+    task = _task_op(world, first)
+    push(client, headers, task)
+    fields = {**task["fields"], "target_id": other_here}
+    again = {**task, "op_id": str(uuid.uuid4()), "fields": fields}
+    (result,) = push(client, headers, again)
+    assert result["field_errors"] == {"target_id": ["Fixed when the task is created."]}

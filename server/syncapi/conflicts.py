@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from marshmallow import ValidationError
+from marshmallow.fields import Nested
 
 from server.auth.models import Role, User
 from server.auth.principal import Principal
-from server.errors import Conflict, InvalidInput, NotFound
+from server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.extensions import db
-from server.hierarchy.scope import Scope, resolve_scope
+from server.hierarchy.scope import resolve_scope
 from server.privacy.masking import FieldClass, present
 from server.registry import placement
 from server.registry.placement import FromAnchor, FromPoint
 from server.registry.services import personal
 from server.registry.services.incidents import show_party
-from server.registry.services.persons import SPECIAL_FIELDS
+from server.registry.services.records import Caller, in_scope
 from server.registry.validators import check_mobile
+from server.syncapi.access import authorizer
 from server.syncapi.hooks import build_registry
-from server.syncapi.record_types import BY_NAME, Sealed
+from server.syncapi.record_types import BY_NAME, SYNC_TYPES, Sealed, SyncType
 from server.syncapi.sealing import keyed_hash, open_stored, seal_stable
 from server.syncapi.translate import _ewkt, schema_errors, sealed_parties
-from sync.ops import JSON
+from sync import hlc, references
+from sync.apply import PreparedOp
+from sync.ops import JSON, Op, OpKind
+from sync.registry import Registry
 from sync.resolve import CannotResolve, ConflictNotOpen, How, resolve_conflict
 from sync.tables import conflicts
 
@@ -54,6 +61,9 @@ REPORTER_PHONE = Sealed(
     personal.REPORTER_PHONE,
     lambda value, fields: check_mobile(value),
 )
+SPECIAL_TYPE = "person_special_population"
+SPECIAL_REFUSED = "Your role may not record special populations."
+NO_SUCH_RECORD = "No such record."
 
 
 class ConflictClosed(Conflict):
@@ -77,12 +87,30 @@ def _sealed(record_type: str, column: str | None) -> tuple[Sealed | None, bool]:
     return None, False
 
 
+def wire_field(record_type: str, column: str | None) -> str | None:
+    """The name a conflict's field is shown under: a sealed field's wire name, else the column."""
+    spec, _ = _sealed(record_type, column)
+    return spec.wire if spec else column
+
+
+def listed_once() -> sa.ColumnElement[bool]:
+    """Conflict rows as the inbox counts them: a sealed field's hash row travels with its
+    encrypted one, so one sealed-field conflict is one item (inbox, sync health, phone notices)."""
+    hash_columns = [s.hash for t in SYNC_TYPES for s in t.sealed if s.hash]
+    hash_columns.append(str(REPORTER_PHONE.hash))
+    return sa.or_(conflicts.c.field.is_(None), conflicts.c.field.not_in(sorted(hash_columns)))
+
+
 def _show(role: Role, record_type: str, column: str | None, value: JSON) -> JSON:
     """A conflict value as the web API would show it to `role`.
 
     A delete-vs-update conflict (no column) holds a {column: value} map: each entry is shown on
     its own, hash columns dropped, sealed columns under their wire name.
     """
+    if record_type == SPECIAL_TYPE and not personal.may_see(role, FieldClass.SPECIAL_POPULATION):
+        # Correction, drug use, mental illness: withheld whole, even which person the row is
+        # about (its `person_id`), as pulls withhold it (`present._special`).
+        return None
     if column is None:
         if not isinstance(value, dict):
             return value
@@ -99,9 +127,6 @@ def _show(role: Role, record_type: str, column: str | None, value: JSON) -> JSON
     if spec is not None:
         plain = open_stored(value, spec.context)
         return present(role, SEALED_CLASSES[spec.wire], plain)
-    if record_type == "person_special_population" and column in SPECIAL_FIELDS:
-        # Correction, drug use, mental illness: never shown to a role the policy hides them from.
-        return value if personal.may_see(role, FieldClass.SPECIAL_POPULATION) else None
     if (record_type, column) == ("incident", "parties") and isinstance(value, list):
         return [show_party(role, party) for party in value]
     cls = PERSONAL_COLUMNS.get((record_type, column))
@@ -112,23 +137,48 @@ def _show(role: Role, record_type: str, column: str | None, value: JSON) -> JSON
     return value
 
 
-def _in_scope(scope: Scope) -> sa.ColumnElement[bool]:
-    return scope.grid_filter(conflicts.c.grid_id)
+def _records_in_scope(caller: Caller, which: sa.ColumnElement[bool]) -> sa.Subquery:
+    """The records of the conflicts `which` picks that the caller may reach now, with the grid
+    each lies in now.
+
+    Scope follows the record, not the grid it had when the conflict was raised: a record moved
+    to another grid takes its conflicts to that grid's dispatchers. Live or deleted (an
+    update-vs-delete conflict is about a tombstone), by the web API's rule, unassigned records
+    included (`in_scope`). One branch per record type, each a primary-key semi-join from the
+    picked conflicts, so the cost follows the conflicts, not the size of the caller's grids.
+    """
+    branches = [
+        sa.select(
+            sa.literal(t.name).label("record_type"),
+            t.table.c.id.label("record_id"),
+            t.table.c.grid_id.label("grid_id"),
+        ).where(
+            t.table.c.id.in_(
+                sa.select(conflicts.c.record_id).where(conflicts.c.record_type == t.name, which)
+            ),
+            in_scope(t.table, caller),
+        )
+        for t in SYNC_TYPES
+    ]
+    return sa.union_all(*branches).subquery("record")
+
+
+def _joined(record: sa.Subquery) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        record.c.record_type == conflicts.c.record_type,
+        record.c.record_id == conflicts.c.record_id,
+    )
 
 
 def list_open(principal: Principal, status: str) -> dict[str, Any]:
-    """Conflicts in the caller's grids (hash columns travel with their encrypted field)."""
-    scope = resolve_scope(principal)
-    hash_columns = [s.hash for t in BY_NAME.values() for s in t.sealed if s.hash]
-    hash_columns.append(str(REPORTER_PHONE.hash))
+    """Conflicts on records in the caller's grids now (hash columns travel with their field)."""
+    picked = sa.and_(conflicts.c.status == status, listed_once())
+    record = _records_in_scope(Caller(principal, resolve_scope(principal)), picked)
     rows = db.session.execute(
-        sa.select(conflicts, User.username)
+        sa.select(conflicts, record.c.grid_id.label("record_grid_id"), User.username)
+        .join(record, _joined(record))
         .outerjoin(User, User.id == conflicts.c.user_id)
-        .where(
-            conflicts.c.status == status,
-            _in_scope(scope),
-            sa.or_(conflicts.c.field.is_(None), conflicts.c.field.not_in(hash_columns)),
-        )
+        .where(picked)
         .order_by(conflicts.c.created_at, conflicts.c.id)
         .limit(PAGE)
     ).mappings()
@@ -138,14 +188,13 @@ def list_open(principal: Principal, status: str) -> dict[str, Any]:
 
 
 def _item(role: Role, r: Any) -> dict[str, Any]:
-    spec, _ = _sealed(r["record_type"], r["field"])
     return {
         "id": str(r["id"]),
         "kind": r["kind"],
         "record_type": r["record_type"],
         "record_id": str(r["record_id"]),
-        "grid_id": str(r["grid_id"]) if r["grid_id"] else None,
-        "field": spec.wire if spec else r["field"],
+        "grid_id": str(r["record_grid_id"]) if r["record_grid_id"] else None,
+        "field": wire_field(r["record_type"], r["field"]),
         "base_value": _show(role, r["record_type"], r["field"], r["base_value"]),
         "server_value": _show(role, r["record_type"], r["field"], r["server_value"]),
         "client_value": _show(role, r["record_type"], r["field"], r["client_value"]),
@@ -161,6 +210,24 @@ def _item(role: Role, r: Any) -> dict[str, Any]:
     }
 
 
+def _composite_part(sync_type: SyncType, column: str, value: JSON) -> JSON:
+    """One column of a composite wire field (an incident's `reporter_name`), checked by the
+    nested schema the push checks the whole field with; errors are named by the column."""
+    for wire, columns in sync_type.composite.items():
+        if column not in columns:
+            continue
+        nested = sync_type.schema().fields[wire]
+        assert isinstance(nested, Nested)
+        part = column.removeprefix(f"{wire}_")
+        try:
+            loaded = nested.schema.load({part: value}, partial=True)
+        except ValidationError as exc:
+            messages = exc.messages.get(part) if isinstance(exc.messages, dict) else None
+            raise InvalidInput({column: messages or exc.messages}) from None
+        return loaded.get(part, value)
+    return value
+
+
 def _edit_value(record_type: str, column: str, value: JSON) -> JSON:
     sync_type = BY_NAME[record_type]
     errors = schema_errors(sync_type, {column: value}) if column in sync_type.wire_fields else {}
@@ -168,20 +235,53 @@ def _edit_value(record_type: str, column: str, value: JSON) -> JSON:
         raise InvalidInput(errors)
     if (record_type, column) == ("incident", "parties"):
         return sealed_parties(value)
-    return _ewkt(value) if column == "point" else value
+    if column == "point":
+        return _ewkt(value)
+    return _composite_part(sync_type, column, value)
+
+
+def _check_reference(caller: Caller, registry: Registry, row: Any, value: JSON) -> None:
+    """A reference written by a resolution obeys the push's rules (`sync.references`): the
+    record it names exists, is live and is in the resolver's scope; otherwise a 422 on the field."""
+    record_type = registry.get(row.record_type)
+    if record_type is None or row.field is None:
+        return
+    now = datetime.now(UTC)
+    stamp = hlc.server_stamp(int(now.timestamp() * 1000)).encode()
+    op = Op(
+        uuid.uuid4(), row.record_type, row.record_id, OpKind.PATCH, stamp, 0, {row.field: value}
+    )
+    prepared = PreparedOp(op, record_type, stamp, {}, now, ())
+    found = references.pointers([prepared])
+    if not found:
+        return  # not a reference column, null, or not an id (the schema check's business)
+    targets = references.lookup(db.session.connection(), registry, found)
+    if any((p.reference.target, p.target_id) not in targets for p in found):
+        raise InvalidInput({row.field: [NO_SUCH_RECORD]})
+    checks = references.access_checks(found, targets)
+    access = authorizer(caller.principal, caller.scope)(checks) if checks else {}
+    verdicts = references.judge([prepared], found, targets, access, {})
+    refused = verdicts.refused.get(op.op_id)
+    if refused:
+        raise InvalidInput(refused)
 
 
 def resolve(
     principal: Principal, conflict_id: uuid.UUID, action: str, value: JSON
 ) -> dict[str, Any]:
     """Keep, take or edit: one versioned write that phones pull, then the conflict is closed."""
-    scope = resolve_scope(principal)
+    caller = Caller(principal, resolve_scope(principal))
+    record = _records_in_scope(caller, conflicts.c.id == conflict_id)
     try:
         row = db.session.execute(
-            sa.select(conflicts).where(conflicts.c.id == conflict_id, _in_scope(scope))
+            sa.select(conflicts).join(record, _joined(record)).where(conflicts.c.id == conflict_id)
         ).one_or_none()
         if row is None:
             raise NotFound("No such conflict.")
+        if row.record_type == SPECIAL_TYPE and not personal.may_see(
+            principal.role, FieldClass.SPECIAL_POPULATION
+        ):
+            raise Forbidden(SPECIAL_REFUSED)  # as a push or a web write of them is refused
         how = How(action)
         spec, _ = _sealed(row.record_type, row.field)
         conn = db.session.connection()
@@ -207,6 +307,13 @@ def resolve(
             hash_value = keyed_hash(normalized, spec.context) if normalized else None
         elif how is How.EDIT and row.field:
             edit_value = _edit_value(row.record_type, row.field, value)
+        if how is How.EDIT:
+            _check_reference(caller, registry, row, edit_value)
+        elif how is How.TAKE:
+            # The losing value was judged for the losing phone when pushed; the resolver
+            # writes it now, so it must name a record that is live and in their scope now.
+            loser = row.client_value if row.winner == "server" else row.server_value
+            _check_reference(caller, registry, row, loser)
         resolution = resolve_conflict(
             conn, registry, conflict_id, principal.user_id, how, edit_value
         )

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from server.auth.models import Device, User
 from server.extensions import db
+from server.syncapi.conflicts import listed_once
 from sync.tables import conflicts, device_sync_state, rejected_ops
 
 # Counting stops here: an admin needs "far behind", not the exact size of a huge backlog, and
@@ -41,7 +42,7 @@ def device_health() -> dict[str, Any]:
     """Every device that has a session record, with its sync state and backlog (two queries)."""
     pending = (
         sa.select(conflicts.c.device_id, sa.func.count().label("n"))
-        .where(conflicts.c.status == "open")
+        .where(conflicts.c.status == "open", listed_once())
         .group_by(conflicts.c.device_id)
         .subquery("pending")
     )

@@ -163,6 +163,7 @@ def build_registry(
                 commands=COMMANDS.get(t.name, {}),
                 references=t.references,
                 unique=UNIQUE_REFUSALS.get(t.name, {}),
+                fixed=t.fixed,
             )
             for t in SYNC_TYPES
         ]
@@ -264,7 +265,8 @@ def duplicate_id_numbers(
 
     Answered as the web API's 409 is: the holder's id only when the caller may see that record,
     otherwise only that the number is registered. An earlier op of the same batch registering
-    the number counts as a holder (its record is the caller's own).
+    the number counts as a holder (its record is the caller's own) unless its fields are
+    refused: a rejected create must not cost a good one its number.
     """
     persons = BY_NAME["person"].table
     wanted = [
@@ -298,12 +300,20 @@ def duplicate_id_numbers(
         elif earlier is not None and earlier != own:
             shown = earlier
         else:
-            claimed.setdefault(number_hash, own)
+            if _may_apply(translation):
+                claimed.setdefault(number_hash, own)
             continue
         refusals[id(translation.op.fields)] = Refused(
             Reason.DUPLICATE_ID_NUMBER, {"id_number": [DUPLICATE_ID_NUMBER_MESSAGE]}, shown
         )
     return refusals
+
+
+def _may_apply(translation: Translation) -> bool:
+    """Whether the op passes the field checks `validate` will make (it may still be refused
+    later, for its scope; then the unique index answers a later op of the batch)."""
+    sync_type = BY_NAME[translation.op.record_type]
+    return not translation.errors and not schema_errors(sync_type, translation.wire)
 
 
 _TOMBSTONED_HERE = sa.text(

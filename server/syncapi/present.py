@@ -17,7 +17,13 @@ from server.privacy.masking import FieldClass
 from server.registry.services import personal
 from server.registry.services.catalog import RESOURCES
 from server.registry.services.persons import SPECIAL_FIELDS
-from server.registry.services.records import Caller, base_fields, jsonable, native_json
+from server.registry.services.records import (
+    Caller,
+    base_fields,
+    in_scope,
+    jsonable,
+    native_json,
+)
 from server.syncapi.record_types import BY_NAME
 from sync.ops import JSON
 from sync.registry import RecordType
@@ -51,6 +57,9 @@ def _member(caller: Caller, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
 
 
 _OWN_PRESENTERS = {"person_special_population": _special, "household_member": _member}
+# Lists the web API embeds in a record that a phone holds as records of their own: embedded, they
+# would go stale on the phone, since changing one does not change the record's version.
+_EMBEDDED = {"person": ("special_populations",)}
 
 
 def _is_geometry(column: sa.Column[Any]) -> bool:
@@ -100,18 +109,22 @@ def _present_rows(
     if rows and (resource is None or resource.audit_reads):
         # Downloads of personal records leave the same trail as web reads.
         record_access("sync_read", record_type, [row["id"] for row in rows])
+    embedded = _EMBEDDED.get(record_type, ())
     out = {}
     for row, body in zip(rows, bodies, strict=True):
         body.pop("warnings", None)
+        for name in embedded:
+            body.pop(name, None)
         body["deleted_at"] = jsonable(row["deleted_at"])
         out[row["id"]] = body
     return out
 
 
 def present_records(
-    caller: Caller, record_type: str, ids: Iterable[uuid.UUID]
+    caller: Caller, record_type: str, ids: Iterable[uuid.UUID], *, scoped: bool = False
 ) -> dict[uuid.UUID, dict[str, Any]]:
-    """Current rows of one type by id, as the caller's role sees them in the web API."""
+    """Current rows of one type by id, as the caller's role sees them in the web API
+    (`scoped`: only those in the caller's scope now, live or deleted)."""
     wanted = list(dict.fromkeys(ids))
     if not wanted or record_type not in BY_NAME:
         return {}
@@ -119,19 +132,22 @@ def present_records(
     # One array parameter, not an IN list of a thousand: psycopg rewrites every placeholder.
     ids_param = sa.bindparam("ids", wanted, type_=ARRAY(sa.Uuid()))
     query = sa.select(*_columns(table)).where(table.c.id == sa.any_(ids_param))
+    if scoped:
+        query = query.where(in_scope(table, caller))
     rows = [dict(r) for r in db.session.execute(query).mappings()]
     return _present_rows(caller, record_type, rows)
 
 
 def present_docs(
-    caller: Caller, docs: Sequence[tuple[str, Mapping[str, JSON]]]
+    caller: Caller, docs: Sequence[tuple[str, Mapping[str, JSON]]], *, scoped: bool = False
 ) -> list[dict[str, Any] | None]:
-    """Replace engine documents (raw rows) with presented records, one query per type."""
+    """Replace engine documents (raw rows) with presented records, one query per type
+    (`scoped`: None for a record outside the caller's scope now)."""
     keys = [(record_type, uuid.UUID(str(doc["id"]))) for record_type, doc in docs]
     by_type: dict[str, list[uuid.UUID]] = {}
     for record_type, record_id in keys:
         by_type.setdefault(record_type, []).append(record_id)
-    shown = {t: present_records(caller, t, ids) for t, ids in by_type.items()}
+    shown = {t: present_records(caller, t, ids, scoped=scoped) for t, ids in by_type.items()}
     return [shown.get(t, {}).get(record_id) for t, record_id in keys]
 
 

@@ -20,6 +20,7 @@ from server.privacy.masking import FieldClass
 from server.registry.services import personal
 from server.registry.services.records import Caller
 from server.syncapi.access import authorizer
+from server.syncapi.conflicts import listed_once, wire_field
 from server.syncapi.duplicates import flag_possible_duplicates
 from server.syncapi.hooks import (
     build_registry,
@@ -136,7 +137,9 @@ def _present_results(
         for t, r in zip(translations, results, strict=True)
         if r.current is not None
     ]
-    shown = iter(present_docs(caller, wanted))
+    # Only records in the caller's scope now: a replay after the record moved away, or an edit
+    # accepted by edit-time scope, must not show what the record holds today.
+    shown = iter(present_docs(caller, wanted, scoped=True))
     return [
         _result_json(r, next(shown) if r.current is not None else None)
         for t, r in zip(translations, results, strict=True)
@@ -157,13 +160,15 @@ def _begin_snapshot() -> sa.Connection:
 
 
 def _conflict_notices(principal: Principal, now: datetime) -> list[dict[str, Any]]:
-    """Conflicts raised by this device's ops: open ones and those resolved lately."""
+    """Conflicts raised by this device's ops: open ones and those resolved lately, one per field
+    under its wire name, as the inbox lists them (a sealed field's hash row is not a notice)."""
     since = now - timedelta(days=CONFLICT_NOTICE_DAYS)
     rows = db.session.execute(
         sa.select(conflicts)
         .where(
             conflicts.c.device_id == principal.device_id,
             sa.or_(conflicts.c.status == "open", conflicts.c.resolved_at >= since),
+            listed_once(),
         )
         .order_by(conflicts.c.created_at.desc())
         .limit(CONFLICT_NOTICE_LIMIT)
@@ -174,7 +179,7 @@ def _conflict_notices(principal: Principal, now: datetime) -> list[dict[str, Any
             "record_type": r["record_type"],
             "record_id": str(r["record_id"]),
             "kind": r["kind"],
-            "field": r["field"],
+            "field": wire_field(r["record_type"], r["field"]),
             "winner": r["winner"],
             "status": r["status"],
             "resolved_how": r["resolved_how"],

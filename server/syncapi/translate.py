@@ -26,6 +26,7 @@ from sync.ops import JSON, Op, OpKind
 SERVER_OWNED_MESSAGE = "Set by the server; clients cannot send it."
 PERSONAL_WORDS = ("id_number", "id_card", "phone", "passport")
 REDACTED = "[redacted]"
+PARTY_SEALED_OUTPUT = frozenset({"phone_enc", "phone_hash"})
 
 
 @dataclass
@@ -95,12 +96,28 @@ def _stable_blob(value: str, context: str) -> bytes:
     return bytes.fromhex(seal_stable(value, context)[2:])
 
 
+def _redacted_within(value: JSON, sealed: frozenset[str] = frozenset()) -> JSON:
+    """`value` with every identifier-looking key at any depth redacted, but for `sealed` keys
+    at the top (what sealing wrote)."""
+    if isinstance(value, list):
+        return [_redacted_within(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            k: v if k in sealed else _redacted(k, _redacted_within(v)) for k, v in value.items()
+        }
+    return value
+
+
 def sealed_parties(value: JSON) -> JSON:
     """Incident parties with each phone sealed deterministically (a replayed op hashes the same);
-    a malformed list is kept for the schema check to reject, its phones sealed all the same."""
+    a malformed list is kept for the schema check to reject, its phones sealed all the same and
+    any other identifier-looking key (which the check refuses) redacted: the rejected op is kept
+    for review."""
     if not isinstance(value, list):
         return value
-    sealed: JSON = [seal_party(party, _stable_blob) for party in value]
+    sealed: JSON = [
+        _redacted_within(seal_party(party, _stable_blob), PARTY_SEALED_OUTPUT) for party in value
+    ]
     return sealed
 
 

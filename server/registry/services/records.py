@@ -119,7 +119,12 @@ def _location(name: str, table: FromClause) -> ColumnElement[Any] | None:
         whens.append(
             (
                 table.c[rule.fk].is_not(None),
-                select(located).where(anchor.c.id == table.c[rule.fk]).scalar_subquery(),
+                # Correlated by name: a query that reaches `table` through a join would
+                # otherwise get an uncorrelated subquery (every anchored row, not this one's).
+                select(located)
+                .where(anchor.c.id == table.c[rule.fk])
+                .correlate(table)
+                .scalar_subquery(),
             )
         )
     return case(*whens, else_=None) if whens else None
@@ -155,17 +160,22 @@ def unassigned_in_subtree(table: Table, org_unit_ids: frozenset[uuid.UUID]) -> C
     return and_(table.c.grid_id.is_(None), inside)
 
 
-def visible(table: Table, caller: Caller) -> ColumnElement[bool]:
-    """Live records in the caller's scope.
+def in_scope(table: Table, caller: Caller) -> ColumnElement[bool]:
+    """Records in the caller's scope, live or deleted (`visible` keeps the live ones).
 
     Admins see everything; a dispatcher also sees the unassigned records lying inside a community
     of their subtree (so they can fix them), never those of a sibling subtree or outside every
     community.
     """
-    in_scope = caller.scope.grid_filter(table.c.grid_id)
+    found = caller.scope.grid_filter(table.c.grid_id)
     if caller.role == Role.DISPATCHER:
-        in_scope = or_(in_scope, unassigned_in_subtree(table, caller.scope.org_unit_ids))
-    return and_(in_scope, table.c.deleted_at.is_(None))
+        found = or_(found, unassigned_in_subtree(table, caller.scope.org_unit_ids))
+    return found
+
+
+def visible(table: Table, caller: Caller) -> ColumnElement[bool]:
+    """Live records in the caller's scope."""
+    return and_(in_scope(table, caller), table.c.deleted_at.is_(None))
 
 
 def columns(table: Table) -> list[ColumnElement[Any]]:
