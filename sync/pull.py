@@ -142,19 +142,21 @@ def _resolve(
         if registry.get(entry.record_type) is None:
             continue
         doc = docs.get(key)
-        if doc is not None and doc.get("deleted_at") is None:
-            grid = uuid.UUID(doc["grid_id"]) if doc.get("grid_id") else None
-            if grid in grids:
-                changes.append(Change(*key, "upsert", grid, int(doc["version"]), doc))
-            else:  # out of the slice now, whatever the entry said: the phone drops it
-                changes.append(Change(*key, "leave", entry.grid_id, int(doc["version"]), None))
+        if doc is None:  # gone from the table: the phone drops it either way
+            kind = "leave" if entry.kind == "leave" else "delete"
+            changes.append(Change(*key, kind, entry.grid_id, entry.version, None))
             continue
-        if entry.kind == "leave" and doc is None:
-            changes.append(Change(*key, "leave", entry.grid_id, entry.version, None))
-            continue
-        tomb = {k: doc.get(k) for k in _TOMBSTONE_KEYS} if doc else None
-        version = int(doc["version"]) if doc else entry.version
-        changes.append(Change(*key, "delete", entry.grid_id, version, tomb))
+        grid = uuid.UUID(doc["grid_id"]) if doc.get("grid_id") else None
+        version = int(doc["version"])
+        if grid not in grids:
+            # Out of the slice now, whatever the entry said: the phone drops it, and learns
+            # nothing of where it went (a tombstone would name the other grid and its deleter).
+            changes.append(Change(*key, "leave", entry.grid_id, version, None))
+        elif doc.get("deleted_at") is not None:
+            tomb = {k: doc.get(k) for k in _TOMBSTONE_KEYS}
+            changes.append(Change(*key, "delete", grid, version, tomb))
+        else:
+            changes.append(Change(*key, "upsert", grid, version, doc))
     return changes
 
 

@@ -219,14 +219,16 @@ def _authorize(
 
 
 def _destination(conn: sa.Connection, p: PreparedOp, grid: uuid.UUID | None) -> AccessCheck | None:
-    """The question for the grid a create or patch of a stored record would move it to (asked
-    as a create there, under its own key), or None when it stays where it is.
+    """The question for the grid a create of a stored record would move it to (asked as a
+    create there, under its own key), or None when it stays where it is.
 
     A create of an id that exists merges into the record like a patch: without this it could
     carry a record out of the writer's grids, or into a grid the writer could never create in.
     """
     locate = p.record_type.locate
-    if p.op.kind not in (OpKind.CREATE, OpKind.PATCH) or locate is None:
+    # Patches are the server's to check (`refuse_moves_out`, with the batch's lookups); a create
+    # of a stored record is rare, so its one locate here costs nothing in a batch of fresh ones.
+    if p.op.kind is not OpKind.CREATE or locate is None:
         return None
     to = locate(conn, p.op.fields)
     if to.grid_id is None or to.grid_id == grid:

@@ -429,3 +429,46 @@ def test_a_whole_download_advertises_ranges(client: FlaskClient, world: Registry
     assert response.status_code == 200
     assert response.headers["Accept-Ranges"] == "bytes"
     assert response.headers["Content-Length"] == str(len(content))
+
+
+def test_a_losing_photo_list_taken_by_the_dispatcher_stays_readable(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    # The resolution is the dispatcher's write, but the photo references in the phone's losing
+    # list are the phone user's: the photo they uploaded opens for the record's readers.
+    from tests.factories import auth_headers
+    from tests.test_syncapi_conflicts import record_op
+
+    worker = world.headers["worker_a"]
+    incident = {
+        "op_id": str(uuid.uuid4()),
+        "record_type": "incident",
+        "record_id": str(uuid.uuid4()),
+        "kind": "create",
+        "stamp": stamp(),
+        "fields": {
+            "kind": "event",
+            "category": "0101",
+            "title": "暴露垃圾",
+            "occurred_at": "2026-11-20T08:30:00+08:00",
+            "urgency": "02",
+            "point": point(IN_A),
+        },
+    }
+    assert push(client, worker, incident)[0]["status"] == "applied"
+    first, second = jpeg_bytes(), jpeg_bytes()
+    _upload(client, worker, second)
+    early = record_op("incident", incident["record_id"], 1, photo_sha256=[sha256_hex(second)])
+    late = record_op("incident", incident["record_id"], 1, photo_sha256=[sha256_hex(first)])
+    assert push(client, worker, late)[0]["status"] == "applied"
+    early["stamp"] = "000000000000001-00000-phone"  # edited offline long before
+    (lost,) = push(client, auth_headers(world.users["worker_a"], "phone-2"), early)
+    assert lost["status"] == "conflict", lost
+    resolved = client.post(
+        f"/api/v1/conflicts/{lost['conflict_ids'][0]}/resolve",
+        json={"action": "take"},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert resolved.status_code == 200, resolved.get_json()
+    assert _head(client, world.headers["dispatcher_a"], sha256_hex(second)) == 200
+    assert sha256_hex(second) not in _missing(client, world.headers["dispatcher_a"])

@@ -198,3 +198,24 @@ def test_record_moved_back_in_by_an_older_transaction_that_commits_late_is_deliv
     page = pull(client, phone, cursor)
     kinds = [(c["kind"], c["record_id"]) for c in page["changes"]]
     assert kinds == [("upsert", record_id)], (kinds, page["summaries"])
+
+
+def test_a_record_deleted_after_it_moved_away_leaves_without_its_tombstone(
+    client: FlaskClient,
+) -> None:
+    """A's phone must drop a record that moved to B and was deleted there, and learn nothing
+    of B: a tombstone would name grid B and who deleted the record there."""
+    world = make_registry_world()
+    admin, phone = world.headers["admin"], world.headers["worker_a"]
+    created = address_op(IN_A)
+    assert push(client, admin, created)[0]["status"] == "applied"
+    record_id = created["record_id"]
+    cursor = pull(client, phone)["cursor"]  # the phone holds grid A, and the record by snapshot
+    assert push(client, admin, patch_op(record_id, 1, point=point(IN_B)))[0]["status"] == "applied"
+    assert push(client, admin, op("address", record_id, "delete", 2))[0]["status"] == "applied"
+    page = pull(client, phone, cursor)
+    mine = [c for c in page["changes"] if c["record_id"] == record_id]
+    assert [(c["kind"], c["grid_id"], c["record"]) for c in mine] == [
+        ("leave", str(world.grid_a.id), None)
+    ]
+    assert str(world.grid_b.id) not in str(page)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, BinaryIO
@@ -200,6 +200,22 @@ def upload_blob(
         raise HashMismatch() from exc
     with transaction():
         return _insert_blob(sha256, size, content_type, principal.user_id)
+
+
+def credit_reference(
+    record_type: str, record_id: uuid.UUID, hashes: Iterable[str], writer: uuid.UUID
+) -> None:
+    """Record that `writer` put these hashes into the record, in the caller's transaction.
+
+    The trigger credits a write's `updated_by`; a conflict resolution that writes a phone's
+    losing photo list is the resolver's write, but the references are the phone user's.
+    """
+    rows = [
+        {"record_type": record_type, "record_id": record_id, "sha256": h, "linked_by": writer}
+        for h in sorted(set(hashes))
+    ]
+    if rows:
+        db.session.execute(insert(PhotoLink).values(rows).on_conflict_do_nothing())
 
 
 def _held_by(user_id: uuid.UUID) -> Select[tuple[str]]:

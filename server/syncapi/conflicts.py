@@ -12,6 +12,7 @@ from marshmallow.fields import Nested
 
 from server.auth.models import Role, User
 from server.auth.principal import Principal
+from server.blobs.service import credit_reference
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.extensions import db
 from server.hierarchy.scope import resolve_scope
@@ -321,6 +322,7 @@ def resolve(
             resolution = resolve_conflict(
                 conn, registry, sibling, principal.user_id, how, hash_value
             )
+        _credit_losing_photos(row, how, edit_value)
         _replace_if_moved(row.record_type, row.field, row.record_id)
         db.session.commit()
     except ConflictNotOpen:
@@ -333,6 +335,19 @@ def resolve(
         db.session.rollback()
         raise
     return {"id": str(conflict_id), "status": "resolved", "version": resolution.version}
+
+
+def _credit_losing_photos(row: sa.Row[Any], how: How, edit_value: JSON) -> None:
+    """Photos of the phone's losing list that the resolution writes count as that phone user's
+    references (the write is the resolver's): their readers see them once the user uploads."""
+    if row.field != "photo_sha256" or row.user_id is None or how is How.KEEP:
+        return
+    loser = row.client_value if row.winner == "server" else row.server_value
+    written = edit_value if how is How.EDIT else loser
+    sent = row.client_value if isinstance(row.client_value, list) else []
+    if isinstance(written, list):
+        mine = [h for h in written if isinstance(h, str) and h in sent]
+        credit_reference(row.record_type, row.record_id, mine, row.user_id)
 
 
 def _replace_if_moved(record_type: str, column: str | None, record_id: uuid.UUID) -> None:
