@@ -23,7 +23,7 @@ from sync.cursor import Cursor, Position, decode_cursor
 from sync.health import failure, record_failures
 from sync.ops import JSON
 from sync.registry import Registry
-from sync.slices import GridSummary, grid_summaries, load_docs
+from sync.slices import GridSummary, grid_summaries, load_docs, load_places
 from sync.tables import change_log_horizon
 
 _TOMBSTONE_KEYS = ("id", "version", "grid_id", "deleted_at", "deleted_by")
@@ -132,19 +132,30 @@ def _resolve(
         last.pop(key, None)  # re-inserting keeps the dict in order of each record's last entry
         last[key] = entry
     docs: dict[tuple[str, uuid.UUID], dict[str, JSON]] = {}
+    away: dict[tuple[str, uuid.UUID], int] = {}  # records out of the slice now, by version
     for record_type in registry:
-        ids = [k[1] for k in last if k[0] == record_type.name]
-        if ids:
-            for record_id, row in load_docs(conn, record_type, ids).items():
-                docs[(record_type.name, record_id)] = row
+        name = record_type.name
+        ids = [k[1] for k, e in last.items() if k[0] == name and e.kind != "leave"]
+        left = [k[1] for k, e in last.items() if k[0] == name and e.kind == "leave"]
+        if left:
+            # Most records that left are still away (a redraw's thousands): where they are now
+            # is enough, and only one that came back into the slice needs its row.
+            for record_id, place in load_places(conn, record_type, left).items():
+                if place.grid_id in grids:
+                    ids.append(record_id)
+                else:
+                    away[(name, record_id)] = place.version
+        for record_id, row in (load_docs(conn, record_type, ids) if ids else {}).items():
+            docs[(name, record_id)] = row
     changes: list[Change] = []
     for key, entry in last.items():
         if registry.get(entry.record_type) is None:
             continue
         doc = docs.get(key)
-        if doc is None:  # gone from the table: the phone drops it either way
-            kind = "leave" if entry.kind == "leave" else "delete"
-            changes.append(Change(*key, kind, entry.grid_id, entry.version, None))
+        if doc is None:  # away from the slice, or gone from the table: the phone drops it
+            version = away.get(key, entry.version)
+            kind = "leave" if entry.kind == "leave" or key in away else "delete"
+            changes.append(Change(*key, kind, entry.grid_id, version, None))
             continue
         grid = uuid.UUID(doc["grid_id"]) if doc.get("grid_id") else None
         version = int(doc["version"])

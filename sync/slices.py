@@ -71,6 +71,30 @@ def load_docs(
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where a row is now: enough to tell whether a record is in a slice."""
+
+    grid_id: uuid.UUID | None
+    version: int
+    deleted: bool
+
+
+def load_places(
+    conn: sa.Connection, record_type: RecordType, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Place]:
+    """Where rows are now by id, without reading (or turning into JSON) the whole row."""
+    table = quoted_table(conn, record_type.table)
+    rows = conn.execute(
+        sa.text(
+            "SELECT t.id, t.grid_id, t.version, t.deleted_at IS NOT NULL AS deleted "  # noqa: S608
+            f"FROM {table} AS t WHERE t.id = ANY(:ids)"
+        ),
+        {"ids": sorted(set(ids))},
+    )
+    return {row.id: Place(row.grid_id, int(row.version), bool(row.deleted)) for row in rows}
+
+
+@dataclass(frozen=True)
 class SnapshotPage:
     """One page of an added grid's live records, and where the next page starts (None: done).
 
