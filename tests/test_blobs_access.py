@@ -440,21 +440,7 @@ def test_a_losing_photo_list_taken_by_the_dispatcher_stays_readable(
     from tests.test_syncapi_conflicts import record_op
 
     worker = world.headers["worker_a"]
-    incident = {
-        "op_id": str(uuid.uuid4()),
-        "record_type": "incident",
-        "record_id": str(uuid.uuid4()),
-        "kind": "create",
-        "stamp": stamp(),
-        "fields": {
-            "kind": "event",
-            "category": "0101",
-            "title": "暴露垃圾",
-            "occurred_at": "2026-11-20T08:30:00+08:00",
-            "urgency": "02",
-            "point": point(IN_A),
-        },
-    }
+    incident = _incident_op(IN_A, [])
     assert push(client, worker, incident)[0]["status"] == "applied"
     first, second = jpeg_bytes(), jpeg_bytes()
     _upload(client, worker, second)
