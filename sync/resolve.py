@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -59,6 +60,12 @@ def _writes(
     raise CannotResolve(f"{how.value} does not apply to a {kind} conflict")
 
 
+def losing_value(row: sa.Row[Any]) -> JSON:
+    """The value of a conflict row's losing side: what a `take` writes."""
+    value: JSON = row.client_value if row.winner == "server" else row.server_value
+    return value
+
+
 def resolve_conflict(
     conn: sa.Connection,
     registry: Registry,
@@ -79,8 +86,7 @@ def resolve_conflict(
     record_type = registry.get(row.record_type)
     if record_type is None:
         raise CannotResolve(f"unknown record type {row.record_type}")
-    loser = row.client_value if row.winner == "server" else row.server_value
-    writes = _writes(row.kind, row.field, how, loser, value, now.isoformat())
+    writes = _writes(row.kind, row.field, how, losing_value(row), value, now.isoformat())
     if "deleted_at" in writes and writes["deleted_at"] is not None:
         writes["deleted_by"] = str(user_id)
     found = records.lock_rows(conn, record_type, [row.record_id])

@@ -44,6 +44,21 @@ def _incident(
     return created
 
 
+def _visit(
+    client: FlaskClient, headers: dict[str, str], person_id: str, photos: list[str]
+) -> dict[str, Any]:
+    body = {
+        "person_id": person_id,
+        "visited_at": "2026-11-21T10:00:00+08:00",
+        "form": "in_person",
+        "photo_sha256": photos,
+    }
+    response = client.post("/api/v1/visits", json=body, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    created: dict[str, Any] = response.get_json()
+    return created
+
+
 def _upload(client: FlaskClient, headers: dict[str, str], content: bytes) -> None:
     response = client.put(
         f"/api/v1/blobs/{sha256_hex(content)}",
@@ -91,16 +106,7 @@ def test_a_visit_photo_is_expected_too(client: FlaskClient, world: RegistryWorld
     worker = world.headers["worker_a"]
     person = create_record(client, worker, "persons", IN_A)
     name = sha256_hex(jpeg_bytes())
-    visit = client.post(
-        "/api/v1/visits",
-        json={
-            "person_id": person["id"],
-            "visited_at": "2026-11-21T10:00:00+08:00",
-            "form": "in_person",
-            "photo_sha256": [name],
-        },
-        headers=worker,
-    ).get_json()
+    visit = _visit(client, worker, person["id"], [name])
     assert _missing(client, worker) == {name: [{"record_type": "visit", "record_id": visit["id"]}]}
 
 
@@ -257,17 +263,7 @@ def test_a_visit_of_another_grid_naming_a_photos_hash_does_not_open_it(
     _, name = _grid_a_photo(client, world)
     outsider = world.headers["worker_b"]
     person = create_record(client, outsider, "persons", IN_B)
-    visit = client.post(
-        "/api/v1/visits",
-        json={
-            "person_id": person["id"],
-            "visited_at": "2026-11-21T10:00:00+08:00",
-            "form": "in_person",
-            "photo_sha256": [name],
-        },
-        headers=outsider,
-    )
-    assert visit.status_code == 201, visit.get_json()
+    _visit(client, outsider, person["id"], [name])
     assert _answers_as_absent(client, outsider, name)
 
 

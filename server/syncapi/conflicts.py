@@ -32,7 +32,7 @@ from sync import hlc, references
 from sync.apply import PreparedOp
 from sync.ops import JSON, Op, OpKind
 from sync.registry import Registry
-from sync.resolve import CannotResolve, ConflictNotOpen, How, resolve_conflict
+from sync.resolve import CannotResolve, ConflictNotOpen, How, losing_value, resolve_conflict
 from sync.tables import conflicts
 
 PAGE = 200
@@ -313,8 +313,7 @@ def resolve(
         elif how is How.TAKE:
             # The losing value was judged for the losing phone when pushed; the resolver
             # writes it now, so it must name a record that is live and in their scope now.
-            loser = row.client_value if row.winner == "server" else row.server_value
-            _check_reference(caller, registry, row, loser)
+            _check_reference(caller, registry, row, losing_value(row))
         resolution = resolve_conflict(
             conn, registry, conflict_id, principal.user_id, how, edit_value
         )
@@ -342,8 +341,7 @@ def _credit_losing_photos(row: sa.Row[Any], how: How, edit_value: JSON) -> None:
     references (the write is the resolver's): their readers see them once the user uploads."""
     if row.field != "photo_sha256" or row.user_id is None or how is How.KEEP:
         return
-    loser = row.client_value if row.winner == "server" else row.server_value
-    written = edit_value if how is How.EDIT else loser
+    written = edit_value if how is How.EDIT else losing_value(row)
     sent = row.client_value if isinstance(row.client_value, list) else []
     if isinstance(written, list):
         mine = [h for h in written if isinstance(h, str) and h in sent]
