@@ -4,7 +4,9 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The distribution's python3.11 before any other on PATH: Debian builds it with profile-guided and
+# link-time optimisation, which a push's Python time shows (docs/operations.md, "The interpreter").
+PYTHON ?= $(or $(wildcard /usr/bin/python3.11),$(shell command -v python3.11 || command -v python3))
 PGPORT ?= 55432
 HOST ?= 127.0.0.1
 PORT ?= 8000
