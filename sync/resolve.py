@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -74,9 +75,16 @@ def resolve_conflict(
     how: How,
     value: JSON = None,
     *,
+    also: Mapping[str, JSON] | None = None,
+    companions: Sequence[uuid.UUID] = (),
     now: datetime | None = None,
 ) -> Resolution:
-    """Resolve one open conflict in the caller's transaction; the write bumps the version."""
+    """Resolve one open conflict in the caller's transaction; the write bumps the version.
+
+    `also`: columns the write carries besides the field (values the caller derives from the
+    written one), when there is a write. `companions`: open conflicts of those columns, closed
+    with this one, the same way.
+    """
     now = now or datetime.now(UTC)
     row = conn.execute(
         sa.select(conflicts).where(conflicts.c.id == conflict_id).with_for_update()
@@ -87,6 +95,8 @@ def resolve_conflict(
     if record_type is None:
         raise CannotResolve(f"unknown record type {row.record_type}")
     writes = _writes(row.kind, row.field, how, losing_value(row), value, now.isoformat())
+    if writes and also:
+        writes = {**writes, **also}
     if "deleted_at" in writes and writes["deleted_at"] is not None:
         writes["deleted_by"] = str(user_id)
     found = records.lock_rows(conn, record_type, [row.record_id])
@@ -112,7 +122,12 @@ def resolve_conflict(
         records.set_write_context(conn, None)
     conn.execute(
         conflicts.update()
-        .where(conflicts.c.id == conflict_id)
+        .where(
+            sa.or_(
+                conflicts.c.id == conflict_id,
+                sa.and_(conflicts.c.id.in_(companions), conflicts.c.status == "open"),
+            )
+        )
         .values(status="resolved", resolved_by=user_id, resolved_at=now, resolved_how=how.value)
     )
     return Resolution(conflict_id, version)

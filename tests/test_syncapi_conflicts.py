@@ -366,3 +366,93 @@ def test_the_losing_phone_is_told_of_a_sealed_field_conflict_once_by_its_wire_na
     notices = pull(client, phone2)["conflicts"]
     assert [n["field"] for n in notices] == ["phone"]
     assert [i["field"] for i in inbox(client, world.headers["dispatcher_a"])] == ["phone"]
+
+
+# --- an address's matching text follows its full text ------------------------------------------
+
+
+def _full_text_conflict(client: FlaskClient) -> tuple[Any, str, dict[str, Any]]:
+    world, phone1, phone2, record_id = _two_phones(client)
+    push(client, phone1, patch_op(record_id, 1, full_text="长安南路 1 号东院"))
+    (result,) = push(client, phone2, patch_op(record_id, 1, full_text="长安南路 1 号（西院）"))
+    assert result["status"] == "conflict"
+    return world, record_id, result
+
+
+def _texts(record_id: str) -> tuple[str, str]:
+    row = db.session.execute(
+        text("SELECT full_text, normalized_text FROM addresses WHERE id = :id"), {"id": record_id}
+    ).one()
+    return row.full_text, row.normalized_text
+
+
+def _conflict_status(record_id: str) -> dict[str, str]:
+    rows = db.session.execute(
+        text("SELECT field, status FROM conflicts WHERE record_id = :id"), {"id": record_id}
+    )
+    return {r.field: r.status for r in rows}
+
+
+def test_a_full_text_conflict_is_one_item_in_the_inbox(client: FlaskClient) -> None:
+    world, record_id, result = _full_text_conflict(client)
+    (item,) = inbox(client, world.headers["dispatcher_a"])
+    assert (item["field"], item["id"]) == ("full_text", result["conflict_ids"][0])
+    assert _conflict_status(record_id) == {"full_text": "open", "normalized_text": "open"}
+
+
+def test_taking_a_losing_full_text_writes_its_matching_text_in_the_same_version(
+    client: FlaskClient,
+) -> None:
+    world, record_id, _ = _full_text_conflict(client)
+    (item,) = inbox(client, world.headers["dispatcher_a"])
+    resolved = client.post(
+        f"/api/v1/conflicts/{item['id']}/resolve",
+        json={"action": "take"},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert resolved.status_code == 200
+    assert resolved.get_json()["version"] == 3
+    assert _texts(record_id) == ("长安南路 1 号（西院）", "长安南路1号西院")
+    assert _conflict_status(record_id) == {"full_text": "resolved", "normalized_text": "resolved"}
+
+
+def test_editing_a_full_text_writes_its_matching_text(client: FlaskClient) -> None:
+    world, record_id, _ = _full_text_conflict(client)
+    (item,) = inbox(client, world.headers["dispatcher_a"])
+    resolved = client.post(
+        f"/api/v1/conflicts/{item['id']}/resolve",
+        json={"action": "edit", "value": "长安南路 1 号 南院"},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert resolved.status_code == 200
+    assert _texts(record_id) == ("长安南路 1 号 南院", "长安南路1号南院")
+    assert _conflict_status(record_id) == {"full_text": "resolved", "normalized_text": "resolved"}
+
+
+def test_keeping_a_full_text_closes_its_matching_text_conflict(client: FlaskClient) -> None:
+    world, record_id, _ = _full_text_conflict(client)
+    (item,) = inbox(client, world.headers["dispatcher_a"])
+    resolved = client.post(
+        f"/api/v1/conflicts/{item['id']}/resolve",
+        json={"action": "keep"},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert resolved.status_code == 200
+    assert _texts(record_id) == ("长安南路 1 号东院", "长安南路1号东院")
+    assert _conflict_status(record_id) == {"full_text": "resolved", "normalized_text": "resolved"}
+
+
+def test_the_matching_text_conflict_cannot_be_resolved_on_its_own(client: FlaskClient) -> None:
+    world, record_id, _ = _full_text_conflict(client)
+    derived = db.session.scalar(
+        text("SELECT id FROM conflicts WHERE record_id = :id AND field = 'normalized_text'"),
+        {"id": record_id},
+    )
+    for action, value in (("take", None), ("edit", "anything")):
+        response = client.post(
+            f"/api/v1/conflicts/{derived}/resolve",
+            json={"action": action, "value": value},
+            headers=world.headers["dispatcher_a"],
+        )
+        assert response.status_code == 404
+    assert _texts(record_id) == ("长安南路 1 号东院", "长安南路1号东院")

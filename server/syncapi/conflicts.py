@@ -20,6 +20,7 @@ from server.privacy.masking import FieldClass, present
 from server.registry import placement
 from server.registry.placement import FromAnchor, FromPoint
 from server.registry.services import personal
+from server.registry.services.addresses import normalize_address_text
 from server.registry.services.incidents import show_party
 from server.registry.services.records import Caller, in_scope
 from server.registry.validators import check_mobile
@@ -62,6 +63,10 @@ REPORTER_PHONE = Sealed(
     personal.REPORTER_PHONE,
     lambda value, fields: check_mobile(value),
 )
+# Columns the server derives from another field of the record: (record type, column) -> (the
+# field, how). A conflict on one is raised with its field's (the push translates both from what
+# the phone sent); it is not listed or resolved on its own, but written and closed with it.
+DERIVED = {("address", "normalized_text"): ("full_text", normalize_address_text)}
 SPECIAL_TYPE = "person_special_population"
 SPECIAL_REFUSED = "Your role may not record special populations."
 NO_SUCH_RECORD = "No such record."
@@ -96,10 +101,51 @@ def wire_field(record_type: str, column: str | None) -> str | None:
 
 def listed_once() -> sa.ColumnElement[bool]:
     """Conflict rows as the inbox counts them: a sealed field's hash row travels with its
-    encrypted one, so one sealed-field conflict is one item (inbox, sync health, phone notices)."""
+    encrypted one, and a derived column's row with its field's (`DERIVED`), so one field's
+    conflict is one item (inbox, sync health, phone notices)."""
     hash_columns = [s.hash for t in SYNC_TYPES for s in t.sealed if s.hash]
     hash_columns.append(str(REPORTER_PHONE.hash))
-    return sa.or_(conflicts.c.field.is_(None), conflicts.c.field.not_in(sorted(hash_columns)))
+    derived = [
+        sa.and_(conflicts.c.record_type == record_type, conflicts.c.field == column)
+        for record_type, column in sorted(DERIVED)
+    ]
+    return sa.or_(
+        conflicts.c.field.is_(None),
+        sa.and_(conflicts.c.field.not_in(sorted(hash_columns)), sa.not_(sa.or_(*derived))),
+    )
+
+
+def _travels_with_another(record_type: str, column: str | None) -> bool:
+    """Whether a conflict row is one `listed_once` hides: a hash or derived column's."""
+    return _sealed(record_type, column)[1] or (record_type, column) in DERIVED
+
+
+def _derived_from(row: Any, how: How, written: JSON) -> tuple[dict[str, JSON], list[uuid.UUID]]:
+    """The derived columns a resolution of `row`'s field writes with it (none for keep), and the
+    open conflicts of those columns raised by the same op, which close with it."""
+    columns = {
+        column: derive
+        for (record_type, column), (field, derive) in DERIVED.items()
+        if record_type == row.record_type and field == row.field
+    }
+    if not columns or row.kind != "field":
+        return {}, []
+    also: dict[str, JSON] = {}
+    if how is not How.KEEP:
+        also = {
+            c: derive(written) if isinstance(written, str) else None
+            for c, derive in columns.items()
+        }
+    companions = db.session.scalars(
+        sa.select(conflicts.c.id).where(
+            conflicts.c.op_id == row.op_id,
+            conflicts.c.record_type == row.record_type,
+            conflicts.c.record_id == row.record_id,
+            conflicts.c.field.in_(sorted(columns)),
+            conflicts.c.status == "open",
+        )
+    ).all()
+    return also, list(companions)
 
 
 def _show(role: Role, record_type: str, column: str | None, value: JSON) -> JSON:
@@ -277,7 +323,7 @@ def resolve(
         row = db.session.execute(
             sa.select(conflicts).join(record, _joined(record)).where(conflicts.c.id == conflict_id)
         ).one_or_none()
-        if row is None:
+        if row is None or _travels_with_another(row.record_type, row.field):
             raise NotFound("No such conflict.")
         if row.record_type == SPECIAL_TYPE and not personal.may_see(
             principal.role, FieldClass.SPECIAL_POPULATION
@@ -314,8 +360,18 @@ def resolve(
             # The losing value was judged for the losing phone when pushed; the resolver
             # writes it now, so it must name a record that is live and in their scope now.
             _check_reference(caller, registry, row, losing_value(row))
+        also, companions = _derived_from(
+            row, how, edit_value if how is How.EDIT else losing_value(row)
+        )
         resolution = resolve_conflict(
-            conn, registry, conflict_id, principal.user_id, how, edit_value
+            conn,
+            registry,
+            conflict_id,
+            principal.user_id,
+            how,
+            edit_value,
+            also=also,
+            companions=companions,
         )
         if sibling is not None:
             resolution = resolve_conflict(

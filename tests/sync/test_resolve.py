@@ -107,3 +107,74 @@ def test_editing_a_refused_delete_is_not_possible(engine: Engine) -> None:
     [result] = run(engine, worker, make_op(OpKind.DELETE, record_id, base_version=1))
     with pytest.raises(CannotResolve):
         resolve(engine, result.conflict_ids[0], How.EDIT, "x")
+
+
+def title_and_body_conflicts(engine: Engine) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """One phone op lost on two fields: (record, the title's conflict, the body's)."""
+    worker, dispatcher = make_device(), make_device("web")
+    record_id = uuid.uuid4()
+    run(engine, worker, make_op(OpKind.CREATE, record_id, {"title": "base", "body": "base"}))
+    run(engine, dispatcher, make_op(OpKind.PATCH, record_id, {"title": "server", "body": "s"}, 1))
+    early = stamp("phone", -60_000)
+    patch = make_op(OpKind.PATCH, record_id, {"title": "client", "body": "c"}, 1, early)
+    [result] = run(engine, worker, patch)
+    with engine.connect() as conn:
+        ids = dict(
+            conn.execute(
+                sa.select(conflicts.c.field, conflicts.c.id).where(
+                    conflicts.c.id.in_(result.conflict_ids)
+                )
+            ).all()
+        )
+    return record_id, ids["title"], ids["body"]
+
+
+def status_of(engine: Engine, conflict_id: uuid.UUID) -> tuple[str, str | None]:
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(conflicts.c.status, conflicts.c.resolved_how).where(
+                conflicts.c.id == conflict_id
+            )
+        ).one()
+    return row.status, row.resolved_how
+
+
+def test_a_resolution_writes_its_derived_columns_in_the_same_version(engine: Engine) -> None:
+    record_id, title, body = title_and_body_conflicts(engine)
+    with engine.begin() as conn:
+        resolution = resolve_conflict(
+            conn,
+            REGISTRY,
+            title,
+            uuid.uuid4(),
+            How.TAKE,
+            also={"body": "from client"},
+            companions=[body],
+        )
+    row = record(engine, record_id)
+    assert (row.title, row.body, row.version, resolution.version) == (
+        "client",
+        "from client",
+        3,
+        3,
+    )
+    assert status_of(engine, title) == status_of(engine, body) == ("resolved", "take")
+
+
+def test_keeping_writes_no_derived_column_and_closes_the_companions(engine: Engine) -> None:
+    record_id, title, body = title_and_body_conflicts(engine)
+    with engine.begin() as conn:
+        resolve_conflict(
+            conn, REGISTRY, title, uuid.uuid4(), How.KEEP, also={"body": "x"}, companions=[body]
+        )
+    row = record(engine, record_id)
+    assert (row.title, row.body, row.version) == ("server", "s", 2)
+    assert status_of(engine, body) == ("resolved", "keep")
+
+
+def test_a_companion_already_resolved_keeps_its_own_resolution(engine: Engine) -> None:
+    _, title, body = title_and_body_conflicts(engine)
+    resolve(engine, body, How.TAKE)
+    with engine.begin() as conn:
+        resolve_conflict(conn, REGISTRY, title, uuid.uuid4(), How.KEEP, companions=[body])
+    assert status_of(engine, body) == ("resolved", "take")
