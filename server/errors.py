@@ -183,6 +183,10 @@ def _http(error: HTTPException) -> Response:
     allowed = getattr(error, "valid_methods", None)
     if status == 405 and allowed:
         response.headers["Allow"] = ", ".join(allowed)
+    length = getattr(error, "length", None)
+    if status == 416 and length is not None:
+        # What is there to ask for: a resuming client learns the representation's length.
+        response.headers["Content-Range"] = f"{getattr(error, 'units', 'bytes')} */{length}"
     return response
 
 

@@ -415,6 +415,9 @@ def test_a_range_past_the_end_is_416(client: FlaskClient, world: RegistryWorld) 
         f"/api/v1/blobs/{name}", headers={**worker, "Range": "bytes=9000-9999"}, buffered=True
     )
     assert response.status_code == 416
+    # The photo's length, so a resuming phone knows where it ends (RFC 9110 §15.5.17).
+    assert response.headers["Content-Range"] == "bytes */5000"
+    assert response.mimetype == "application/problem+json"
 
 
 def test_a_whole_download_advertises_ranges(client: FlaskClient, world: RegistryWorld) -> None:
