@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import gzip
 import json
 import uuid
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -14,7 +12,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from server.extensions import db
-from server.syncapi import service
 from tests.factories import IN_A, make_registry_world, point
 from tests.test_syncapi_conflicts import patch_op
 from tests.test_syncapi_push_pull import address_op, pull, push, stamp
@@ -171,55 +168,3 @@ def test_point_sent_as_text_is_rejected_not_fatal(client: FlaskClient) -> None:
         ("rejected", "invalid_fields"),
         ("applied", None),
     ]
-
-
-def _collector_seen_by_push(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Whether the cyclic garbage collector was on while each push was applied."""
-    seen: list[bool] = []
-    apply = service.push_batch
-
-    def watched(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        seen.append(gc.isenabled())
-        return apply(*args, **kwargs)
-
-    monkeypatch.setattr(service, "push_batch", watched)
-    return seen
-
-
-def test_a_push_holds_the_cyclic_collector_off_and_turns_it_back_on(
-    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    world = make_registry_world()
-    seen = _collector_seen_by_push(monkeypatch)
-    assert gc.isenabled()
-    push(client, world.headers["worker_a"], address_op())
-    assert seen == [False]
-    assert gc.isenabled()
-
-
-def test_a_refused_push_turns_the_collector_back_on(
-    client: FlaskClient, app: Flask, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    world = make_registry_world()
-    seen = _collector_seen_by_push(monkeypatch)
-    monkeypatch.setitem(app.config, "SYNC_MAX_BATCH_BYTES", 10)
-    response = client.post(
-        "/api/v1/sync/push", json={"ops": [address_op()]}, headers=world.headers["worker_a"]
-    )
-    assert response.status_code == 413
-    assert seen == [False]
-    assert gc.isenabled()
-
-
-def test_a_push_leaves_the_collector_off_when_it_found_it_off(
-    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    world = make_registry_world()
-    seen = _collector_seen_by_push(monkeypatch)
-    gc.disable()
-    try:
-        push(client, world.headers["worker_a"], address_op())
-        assert seen == [False]
-        assert not gc.isenabled()  # whoever turned it off turns it back on
-    finally:
-        gc.enable()
