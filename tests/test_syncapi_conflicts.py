@@ -456,3 +456,30 @@ def test_the_matching_text_conflict_cannot_be_resolved_on_its_own(client: FlaskC
         )
         assert response.status_code == 404
     assert _texts(record_id) == ("长安南路 1 号东院", "长安南路1号东院")
+
+
+# --- the resolved list -------------------------------------------------------------------------
+
+
+def test_resolved_conflicts_are_listed_most_recently_resolved_first(client: FlaskClient) -> None:
+    world, phone1, phone2, record_id = _two_phones(client)
+    push(client, phone1, patch_op(record_id, 1, courtyard="东院"))
+    (older,) = push(client, phone2, patch_op(record_id, 1, courtyard="西院"))
+    push(client, phone1, patch_op(record_id, 2, building="1栋"))
+    (newer,) = push(client, phone2, patch_op(record_id, 2, building="2栋"))
+    for result, action in ((older, "take"), (newer, "keep")):
+        response = client.post(
+            f"/api/v1/conflicts/{result['conflict_ids'][0]}/resolve",
+            json={"action": action},
+            headers=world.headers["dispatcher_a"],
+        )
+        assert response.status_code == 200
+    listed = client.get("/api/v1/conflicts?status=resolved", headers=world.headers["dispatcher_a"])
+    items = listed.get_json()["items"]
+    assert [(i["id"], i["resolved_how"]) for i in items] == [
+        (newer["conflict_ids"][0], "keep"),
+        (older["conflict_ids"][0], "take"),
+    ]
+    assert inbox(client, world.headers["dispatcher_a"]) == []
+    other = client.get("/api/v1/conflicts?status=resolved", headers=world.headers["dispatcher_b"])
+    assert other.get_json()["items"] == []

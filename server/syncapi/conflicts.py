@@ -218,15 +218,21 @@ def _joined(record: sa.Subquery) -> sa.ColumnElement[bool]:
 
 
 def list_open(principal: Principal, status: str) -> dict[str, Any]:
-    """Conflicts on records in the caller's grids now (hash columns travel with their field)."""
+    """Conflicts on records in the caller's grids now (hash columns travel with their field):
+    open ones oldest first (a work queue), resolved ones most recently resolved first."""
     picked = sa.and_(conflicts.c.status == status, listed_once())
+    order = (
+        (conflicts.c.created_at, conflicts.c.id)
+        if status == "open"
+        else (conflicts.c.resolved_at.desc(), conflicts.c.id.desc())
+    )
     record = _records_in_scope(Caller(principal, resolve_scope(principal)), picked)
     rows = db.session.execute(
         sa.select(conflicts, record.c.grid_id.label("record_grid_id"), User.username)
         .join(record, _joined(record))
         .outerjoin(User, User.id == conflicts.c.user_id)
         .where(picked)
-        .order_by(conflicts.c.created_at, conflicts.c.id)
+        .order_by(*order)
         .limit(PAGE)
     ).mappings()
     items = [_item(principal.role, r) for r in rows]
