@@ -346,6 +346,56 @@ def test_editing_a_reporter_name_writes_the_new_name(client: FlaskClient) -> Non
     assert _reporter_name() == "孙七"
 
 
+def _anonymous_report_with_a_losing_name(client: FlaskClient) -> tuple[Any, dict[str, str]]:
+    """An incident made anonymous by one phone after another phone named its reporter offline:
+    the conflicts of that name (and of the anonymity), by field."""
+    world, _ = _reporter_conflict(client)
+    record_id, version = db.session.execute(text("SELECT id::text, version FROM incidents")).one()
+    db.session.commit()
+    phone1 = world.headers["worker_a"]
+    phone2 = auth_headers(world.users["worker_a"], "phone-2")
+    named = {
+        **record_op("incident", record_id, version, reporter={"name": "周八"}),
+        "stamp": stamp(-60_000),
+    }
+    push(client, phone1, record_op("incident", record_id, version, reporter={"anonymous": True}))
+    (result,) = push(client, phone2, named)
+    assert result["status"] == "conflict", result
+    rows = db.session.execute(
+        text("SELECT field, id::text FROM conflicts WHERE id = ANY(CAST(:ids AS uuid[]))"),
+        {"ids": result["conflict_ids"]},
+    )
+    by_field = {r.field: r.id for r in rows}
+    db.session.commit()
+    assert {"reporter_name", "reporter_anonymous"} <= by_field.keys()
+    return world, by_field
+
+
+def test_an_anonymous_report_takes_no_reporter_name_from_the_inbox(client: FlaskClient) -> None:
+    world, by_field = _anonymous_report_with_a_losing_name(client)
+    for action, value in (("take", None), ("edit", "孙七")):
+        response = client.post(
+            f"/api/v1/conflicts/{by_field['reporter_name']}/resolve",
+            json={"action": action, "value": value},
+            headers=world.headers["dispatcher_a"],
+        )
+        assert response.status_code == 422
+        assert list(response.get_json()["errors"]) == ["reporter_name"]
+    assert _reporter_name() is None
+
+
+def test_a_report_made_named_again_takes_the_reporter_name(client: FlaskClient) -> None:
+    world, by_field = _anonymous_report_with_a_losing_name(client)
+    for field in ("reporter_anonymous", "reporter_name"):
+        response = client.post(
+            f"/api/v1/conflicts/{by_field[field]}/resolve",
+            json={"action": "take"},
+            headers=world.headers["dispatcher_a"],
+        )
+        assert response.status_code == 200, response.get_json()
+    assert _reporter_name() == "周八"
+
+
 # --- sealed fields on the losing phone ------------------------------------------------------------
 
 

@@ -67,6 +67,10 @@ REPORTER_PHONE = Sealed(
 # field, how). A conflict on one is raised with its field's (the push translates both from what
 # the phone sent); it is not listed or resolved on its own, but written and closed with it.
 DERIVED = {("address", "normalized_text"): ("full_text", normalize_address_text)}
+# An anonymous report keeps neither name nor phone (the registry's rule): a resolution may not
+# write either while the report is anonymous.
+REPORTER_IDENTITY = frozenset({"reporter_name", "reporter_phone_enc", "reporter_phone_hash"})
+ANONYMOUS_REPORT = "The report is anonymous: it keeps neither the reporter's name nor phone."
 SPECIAL_TYPE = "person_special_population"
 SPECIAL_REFUSED = "Your role may not record special populations."
 NO_SUCH_RECORD = "No such record."
@@ -360,6 +364,7 @@ def resolve(
             hash_value = keyed_hash(normalized, spec.context) if normalized else None
         elif how is How.EDIT and row.field:
             edit_value = _edit_value(row.record_type, row.field, value)
+        _refuse_naming_anonymous(row, how, edit_value if how is How.EDIT else losing_value(row))
         if how is How.EDIT:
             _check_reference(caller, registry, row, edit_value)
         elif how is How.TAKE:
@@ -396,6 +401,20 @@ def resolve(
         db.session.rollback()
         raise
     return {"id": str(conflict_id), "status": "resolved", "version": resolution.version}
+
+
+def _refuse_naming_anonymous(row: Any, how: How, written: JSON) -> None:
+    """422 for a reporter name or phone written onto a report that is anonymous now."""
+    if row.record_type != "incident" or row.field not in REPORTER_IDENTITY:
+        return
+    if how is How.KEEP or written is None:
+        return
+    incidents = BY_NAME["incident"].table
+    anonymous = db.session.scalar(
+        sa.select(incidents.c.reporter_anonymous).where(incidents.c.id == row.record_id)
+    )
+    if anonymous:
+        raise InvalidInput({str(wire_field(row.record_type, row.field)): [ANONYMOUS_REPORT]})
 
 
 def _credit_losing_photos(row: sa.Row[Any], how: How, edit_value: JSON) -> None:
