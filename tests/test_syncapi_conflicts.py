@@ -508,6 +508,59 @@ def test_the_matching_text_conflict_cannot_be_resolved_on_its_own(client: FlaskC
     assert _texts(record_id) == ("长安南路 1 号东院", "长安南路1号东院")
 
 
+def _edit_of_a_deleted_address(client: FlaskClient) -> tuple[Any, str]:
+    """An address one phone deleted while another edited its full text offline."""
+    world, phone1, phone2, record_id = _two_phones(client)
+    assert push(client, phone1, {**patch_op(record_id, 1), "kind": "delete"})[0]["status"] == (
+        "applied"
+    )
+    (result,) = push(client, phone2, patch_op(record_id, 1, full_text="长安南路 1 号（西院）"))
+    assert result["status"] == "conflict", result
+    return world, record_id
+
+
+def test_taking_the_full_text_of_a_deleted_address_writes_its_matching_text(
+    client: FlaskClient,
+) -> None:
+    world, record_id = _edit_of_a_deleted_address(client)
+    (item,) = inbox(client, world.headers["dispatcher_a"])
+    assert (item["kind"], item["field"]) == ("update_vs_delete", "full_text")
+    response = client.post(
+        f"/api/v1/conflicts/{item['id']}/resolve",
+        json={"action": "take"},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert response.status_code == 200
+    assert _texts(record_id) == ("长安南路 1 号（西院）", "长安南路1号西院")
+    assert _conflict_status(record_id) == {"full_text": "resolved", "normalized_text": "resolved"}
+
+
+def test_keeping_a_deleted_address_closes_its_matching_text_conflict(client: FlaskClient) -> None:
+    world, record_id = _edit_of_a_deleted_address(client)
+    (item,) = inbox(client, world.headers["dispatcher_a"])
+    response = client.post(
+        f"/api/v1/conflicts/{item['id']}/resolve",
+        json={"action": "keep"},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert response.status_code == 200
+    assert _conflict_status(record_id) == {"full_text": "resolved", "normalized_text": "resolved"}
+
+
+def test_editing_a_full_text_to_nothing_is_refused_on_the_field(client: FlaskClient) -> None:
+    world, record_id, _ = _full_text_conflict(client)
+    (item,) = inbox(client, world.headers["dispatcher_a"])
+    for value in (None, "  "):
+        response = client.post(
+            f"/api/v1/conflicts/{item['id']}/resolve",
+            json={"action": "edit", "value": value},
+            headers=world.headers["dispatcher_a"],
+        )
+        assert response.status_code == 422, response.get_json()
+        assert list(response.get_json()["errors"]) == ["full_text"]
+    assert _texts(record_id) == ("长安南路 1 号东院", "长安南路1号东院")
+
+
 # --- the resolved list -------------------------------------------------------------------------
 
 
