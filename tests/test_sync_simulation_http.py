@@ -7,12 +7,16 @@ reassigned to another grid while offline. At the end every phone syncs, and then
 every phone holds exactly the server's view of its slice, every op got exactly one result (and a
 replay got the stored one), every losing value is in a conflict record, and nothing was applied
 twice. A failure names the seed: rerun with SYNC_SIM_SEED=<seed>.
+
+CI runs 22 phones on 4 grids; `SYNC_SIM_PHONES` and `SYNC_SIM_GRIDS` make it larger
+(`bench/bench_simulation.py` runs it four times the size).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,8 +44,9 @@ from tests.factories import (
 from tests.live_server import live_server  # noqa: F401 - the fixture
 
 SEED = int(os.environ.get("SYNC_SIM_SEED") or random.SystemRandom().randrange(10**6))
-PHONES = 22
-GRIDS = 4
+PHONES = int(os.environ.get("SYNC_SIM_PHONES") or 22)
+GRIDS = int(os.environ.get("SYNC_SIM_GRIDS") or 4)
+COLUMNS = 8  # grids per row of the layout, all inside the district's extent
 ROUNDS = 10
 REASSIGN_AT = 4
 DROP = 0.15  # chance a push or pull response is lost after the server committed
@@ -50,9 +55,16 @@ DOORS = ["1号", "2号", "3号", "8号"]
 BUILDINGS = ["1栋", "2栋", "3栋"]
 
 
+def _corner(grid_index: int) -> tuple[float, float]:
+    """The south-west corner of grid `grid_index` (0.01° squares 0.02° apart, COLUMNS a row)."""
+    row, column = divmod(grid_index, COLUMNS)
+    return 108.90 + 0.02 * column, 34.20 + 0.02 * row
+
+
 def _where(grid_index: int, rnd: random.Random) -> tuple[float, float]:
-    """A point well inside grid `grid_index` (grids are 0.01° squares 0.02° apart)."""
-    return 108.902 + 0.02 * grid_index + rnd.random() * 0.006, 34.202 + rnd.random() * 0.006
+    """A point well inside grid `grid_index`."""
+    lng, lat = _corner(grid_index)
+    return lng + 0.002 + rnd.random() * 0.006, lat + 0.002 + rnd.random() * 0.006
 
 
 class LossyApi:
@@ -125,7 +137,7 @@ def _transport(url: str, user: User, device_key: str) -> HttpTransport:
 
 def _world(url: str, rnd: random.Random) -> World:
     tree = make_org_tree()
-    grids = [make_grid(tree.community, square_wkt(108.90 + 0.02 * i, 34.20)) for i in range(GRIDS)]
+    grids = [make_grid(tree.community, square_wkt(*_corner(i))) for i in range(GRIDS)]
     workers = []
     for n in range(PHONES):
         user = make_user(Role.WORKER)
@@ -266,6 +278,7 @@ def world(app: Flask, live_server: str) -> World:  # noqa: F811 - the fixture
 
 def test_many_phones_converge_on_the_server_through_http(world: World) -> None:
     rnd = random.Random(SEED)
+    started = time.perf_counter()
     try:
         for number in range(ROUNDS):
             _round(world, rnd, number)
@@ -274,7 +287,10 @@ def test_many_phones_converge_on_the_server_through_http(world: World) -> None:
         for _ in range(2):  # the second pass brings everyone the others' last pushes
             for worker in world.workers:
                 worker.phone.sync()
+        took = time.perf_counter() - started
         _check(world)
+        ops = len(_sent_ops(world))
+        print(f"SYNC_SIM_SEED={SEED}: {PHONES} phones, {GRIDS} grids, {ops} ops in {took:.2f} s")
     except BaseException:
         print(f"sync simulation failed with SYNC_SIM_SEED={SEED}")
         raise
