@@ -375,16 +375,13 @@ def resolve(
             if _derives(row) and not (isinstance(edit_value, str) and edit_value.strip()):
                 # What the column is derived from is required, as in the web API.
                 raise InvalidInput({row.field: ["Give the full text or its parts."]})
-        _refuse_naming_anonymous(row, how, edit_value if how is How.EDIT else losing_value(row))
-        if how is How.EDIT:
-            _check_reference(caller, registry, row, edit_value)
-        elif how is How.TAKE:
-            # The losing value was judged for the losing phone when pushed; the resolver
+        written = edit_value if how is How.EDIT else losing_value(row)
+        _refuse_naming_anonymous(row, how, written)
+        if how is not How.KEEP:
+            # A take's losing value was judged for the losing phone when pushed; the resolver
             # writes it now, so it must name a record that is live and in their scope now.
-            _check_reference(caller, registry, row, losing_value(row))
-        also, companions = _derived_from(
-            row, how, edit_value if how is How.EDIT else losing_value(row)
-        )
+            _check_reference(caller, registry, row, written)
+        also, companions = _derived_from(row, how, written)
         resolution = resolve_conflict(
             conn,
             registry,
