@@ -136,6 +136,38 @@ def test_inbox_shows_conflicting_id_numbers_masked_and_edit_reseals(client: Flas
     )
 
 
+def test_taking_a_losing_id_number_writes_its_seal_and_hash_in_one_version(
+    client: FlaskClient,
+) -> None:
+    world = make_registry_world()
+    address = address_op()
+    person = person_op(address["record_id"], citizen_id(seq=23))
+    push(client, world.headers["worker_a"], address, person)
+    clash = dict(person, op_id=str(uuid.uuid4()), kind="patch", base_version=0)
+    theirs = citizen_id(seq=25)
+    clash["fields"] = {"id_number": theirs}
+    (result,) = push(client, auth_headers(world.users["worker_a"], "phone-2"), clash)
+    assert result["status"] == "conflict"
+    before = result["version"]
+    (item,) = client.get("/api/v1/conflicts", headers=world.headers["dispatcher_a"]).get_json()[
+        "items"
+    ]
+    response = client.post(
+        f"/api/v1/conflicts/{item['id']}/resolve",
+        json={"action": "take"},
+        headers=world.headers["dispatcher_a"],
+    )
+    assert response.status_code == 200
+    assert response.get_json()["version"] == before + 1  # one write: the seal and its hash
+    found = client.get(
+        f"/api/v1/persons?id_number={theirs}", headers=world.headers["dispatcher_a"]
+    ).get_json()
+    assert [p["id"] for p in found["items"]] == [person["record_id"]]
+    still_open = db.session.scalar(text("SELECT count(*) FROM conflicts WHERE status = 'open'"))
+    db.session.commit()
+    assert still_open == 0
+
+
 def test_replayed_person_batch_is_recognised_as_the_same_ops(client: FlaskClient) -> None:
     world = make_registry_world()
     address = address_op()

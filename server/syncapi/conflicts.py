@@ -351,16 +351,16 @@ def resolve(
         spec, _ = _sealed(row.record_type, row.field)
         conn = db.session.connection()
         registry = build_registry({})
-        sibling = None
+        sibling = None  # the hash column's conflict, resolved with this one
         if spec is not None and spec.hash:
-            sibling = db.session.scalar(
-                sa.select(conflicts.c.id).where(
+            sibling = db.session.execute(
+                sa.select(conflicts).where(
                     conflicts.c.op_id == row.op_id,
                     conflicts.c.record_id == row.record_id,
                     conflicts.c.field == spec.hash,
                     conflicts.c.status == "open",
                 )
-            )
+            ).one_or_none()
         edit_value: JSON = None
         hash_value: JSON = None
         if how is How.EDIT and spec is not None:
@@ -382,6 +382,10 @@ def resolve(
             # writes it now, so it must name a record that is live and in their scope now.
             _check_reference(caller, registry, row, written)
         also, companions = _derived_from(row, how, written)
+        if spec is not None and spec.hash and sibling is not None:
+            companions.append(sibling.id)
+            if how is not How.KEEP:
+                also[spec.hash] = hash_value if how is How.EDIT else losing_value(sibling)
         resolution = resolve_conflict(
             conn,
             registry,
@@ -392,10 +396,6 @@ def resolve(
             also=also,
             companions=companions,
         )
-        if sibling is not None:
-            resolution = resolve_conflict(
-                conn, registry, sibling, principal.user_id, how, hash_value
-            )
         _credit_losing_photos(row, how, edit_value)
         _replace_if_moved(row.record_type, row.field, row.record_id)
         db.session.commit()
