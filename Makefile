@@ -6,7 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # The distribution's python3.11 before any other on PATH: Debian builds it with profile-guided and
 # link-time optimisation, which a push's Python time shows (docs/operations.md, "The interpreter").
-PYTHON ?= $(or $(wildcard /usr/bin/python3.11),$(shell command -v python3.11 || command -v python3))
+PATH_PYTHON := $(shell command -v python3.11 || command -v python3)
+PYTHON ?= $(or $(wildcard /usr/bin/python3.11),$(PATH_PYTHON))
 PGPORT ?= 55432
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -26,7 +27,8 @@ endif
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "python3-venv is missing: apt-get install -y python3-venv"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || $(PATH_PYTHON) -m venv --clear $(VENV) \
+		|| { echo "python3-venv is missing: apt-get install -y python3-venv"; exit 1; }
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
 	@touch $@
 
