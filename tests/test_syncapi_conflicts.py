@@ -586,3 +586,25 @@ def test_resolved_conflicts_are_listed_most_recently_resolved_first(client: Flas
     assert inbox(client, world.headers["dispatcher_a"]) == []
     other = client.get("/api/v1/conflicts?status=resolved", headers=world.headers["dispatcher_b"])
     assert other.get_json()["items"] == []
+
+
+# --- an id is the same id in either case -------------------------------------------------------
+
+
+def test_the_same_reference_in_upper_case_is_no_conflict(client: FlaskClient) -> None:
+    """iOS writes UUIDs in upper case: the same address is the same value, not a conflict."""
+    world = make_registry_world()
+    phone1 = world.headers["worker_a"]
+    phone2 = auth_headers(world.users["worker_a"], "phone-2")
+    first, second = address_op(), address_op()
+    house = record_op("house", str(uuid.uuid4()), 0, address_id=first["record_id"])
+    house = {**house, "kind": "create", "base_version": None}
+    house["fields"].update(house_use="01", occupancy="01")
+    results = push(client, phone1, first, second, house)
+    assert [r["status"] for r in results] == ["applied"] * 3, results
+    moved = record_op("house", house["record_id"], 1, address_id=second["record_id"])
+    assert push(client, phone1, moved)[0]["status"] == "applied"
+    same = record_op("house", house["record_id"], 1, address_id=second["record_id"].upper())
+    (result,) = push(client, phone2, {**same, "stamp": stamp(-60_000)})
+    assert (result["status"], result["conflict_ids"]) == ("merged", []), result
+    assert inbox(client, world.headers["dispatcher_a"]) == []

@@ -9,11 +9,13 @@ and its error is handed to the record type's `validate` hook, which rejects the 
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from marshmallow import Schema, ValidationError
+from marshmallow import fields as schema_fields
 
 from server.registry.services import personal
 from server.registry.services.addresses import PARTS, normalize_address_text
@@ -131,6 +133,9 @@ class _Shape:
     # Wire fields stored as they come, in the column of the same name (`_columns_for` would
     # answer `{name: value}` for them).
     plain: frozenset[str]
+    # Plain fields holding an id: written in its canonical (lower-case) form, so the same id
+    # sent in upper case (as iOS writes UUIDs) merges as the same value.
+    ids: frozenset[str]
 
 
 def _columns_for(
@@ -171,11 +176,14 @@ def _shape(sync_type: SyncType, shapes: dict[str, _Shape]) -> _Shape:
     found = shapes.get(sync_type.name)
     if found is None:
         special = {s.wire for s in sync_type.sealed} | {"reporter", "parties", "point", "full_text"}
+        plain = sync_type.wire_fields - special
+        declared = _checks(sync_type.schema).schema.fields
         found = _Shape(
             sync_type.wire_fields,
             frozenset(sync_type.columns),
             {s.wire: s for s in sync_type.sealed},
-            sync_type.wire_fields - special,
+            plain,
+            frozenset(n for n in plain if isinstance(declared.get(n), schema_fields.UUID)),
         )
         shapes[sync_type.name] = found
     return found
@@ -194,7 +202,7 @@ def translate(op: Op, shapes: dict[str, _Shape] | None = None) -> Translation:
     stamps: dict[str, str] = {}
     for name in sorted(op.fields):
         if name in shape.plain:
-            fields[name] = op.fields[name]
+            fields[name] = _canonical_id(op.fields[name]) if name in shape.ids else op.fields[name]
             if name in op.stamps:
                 stamps[name] = op.stamps[name]
             continue
@@ -221,6 +229,16 @@ def translate(op: Op, shapes: dict[str, _Shape] | None = None) -> Translation:
     # The engine hashes stamps too: keep the phone's stamps for names that are not fields.
     stamps.update({k: v for k, v in op.stamps.items() if k not in op.fields})
     return Translation(_with_fields(op, fields, stamps), op.fields, errors)
+
+
+def _canonical_id(value: JSON) -> JSON:
+    """An id's canonical text; anything that is not an id is left for the schema check."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return value
 
 
 def _with_fields(op: Op, fields: dict[str, JSON], stamps: dict[str, str]) -> Op:
