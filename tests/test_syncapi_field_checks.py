@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from server.registry.schemas.house import HouseIn
 from server.registry.schemas.incident import IncidentIn
 from server.registry.schemas.organization import OrganizationIn
 from server.syncapi.field_checks import FieldChecks
+from server.syncapi.translate import translate
+from sync.ops import Op, OpKind
 
 GOOD_POINT = {"type": "Point", "coordinates": [108.905, 34.205]}
 SAMPLES: list[tuple[type[Schema], str, Any]] = [
@@ -80,3 +83,18 @@ def test_an_invalid_value_is_left_to_marshmallow(app: Flask) -> None:
 def test_a_schema_with_a_schema_level_validator_is_always_loaded(app: Flask) -> None:
     checks = FieldChecks(HouseIn())
     assert not checks.certainly_valid({"owner_name": "王五"})
+
+
+@pytest.mark.parametrize(
+    ("record_type", "name"),
+    [("task", "target_id"), ("house", "address_id"), ("person", "house_id")],
+)
+def test_translate_writes_an_id_in_its_canonical_form(record_type: str, name: str) -> None:
+    sent = "0190F5A0-0000-7000-8000-00000000ABCD"
+    op = Op(uuid.uuid4(), record_type, uuid.uuid4(), OpKind.PATCH, "1-0-phone", 1, {name: sent})
+    assert translate(op).op.fields[name] == sent.lower()
+
+
+def test_translate_leaves_what_is_not_an_id_for_the_schema_check() -> None:
+    op = Op(uuid.uuid4(), "task", uuid.uuid4(), OpKind.PATCH, "1-0-phone", 1, {"target_id": "x"})
+    assert translate(op).op.fields["target_id"] == "x"
