@@ -18,7 +18,7 @@ from tests.factories import (
     point,
     sha256_hex,
 )
-from tests.test_syncapi_push_pull import push, stamp
+from tests.test_syncapi_push_pull import push, resolve, stamp
 
 
 @pytest.fixture
@@ -449,10 +449,8 @@ def test_a_losing_photo_list_taken_by_the_dispatcher_stays_readable(
     early["stamp"] = "000000000000001-00000-phone"  # edited offline long before
     (lost,) = push(client, auth_headers(world.users["worker_a"], "phone-2"), early)
     assert lost["status"] == "conflict", lost
-    resolved = client.post(
-        f"/api/v1/conflicts/{lost['conflict_ids'][0]}/resolve",
-        json={"action": "take"},
-        headers=world.headers["dispatcher_a"],
+    resolved = resolve(
+        client, world.headers["dispatcher_a"], lost["conflict_ids"][0], {"action": "take"}
     )
     assert resolved.status_code == 200, resolved.get_json()
     assert _head(client, world.headers["dispatcher_a"], sha256_hex(second)) == 200

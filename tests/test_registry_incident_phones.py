@@ -15,7 +15,7 @@ from server.registry.services import personal
 from server.registry.services.incidents import PARTY_PHONE
 from tests.factories import IN_A, auth_headers, make_registry_world, point
 from tests.test_syncapi_privacy import _tables_holding
-from tests.test_syncapi_push_pull import pull, push, stamp
+from tests.test_syncapi_push_pull import pull, push, resolve, stamp
 
 PARTY = "13812345678"
 REPORTER = "13912348765"
@@ -176,10 +176,8 @@ def test_editing_a_reporter_phone_conflict_seals_and_hashes_the_new_number(
     push(client, phone2, _patch(op["record_id"], reporter={"name": "赵六", "phone": OTHER}))
     inbox = client.get("/api/v1/conflicts?status=open", headers=world.headers["dispatcher_a"])
     (item,) = [i for i in inbox.get_json()["items"] if i["field"] == "reporter_phone_enc"]
-    resolved = client.post(
-        f"/api/v1/conflicts/{item['id']}/resolve",
-        json={"action": "edit", "value": EDITED},
-        headers=world.headers["dispatcher_a"],
+    resolved = resolve(
+        client, world.headers["dispatcher_a"], item["id"], {"action": "edit", "value": EDITED}
     )
     assert resolved.status_code == 200, resolved.get_json()
     assert _tables_holding(EDITED) == []

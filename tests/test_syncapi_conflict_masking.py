@@ -11,7 +11,7 @@ from sqlalchemy import text
 from server.extensions import db
 from tests.factories import auth_headers, citizen_id, make_registry_world
 from tests.test_syncapi_privacy import PHONE, person_op
-from tests.test_syncapi_push_pull import address_op, pull, push, stamp
+from tests.test_syncapi_push_pull import address_op, pull, push, resolve, stamp
 
 
 def _op(record_type: str, record_id: str, kind: str, base: int, **fields: Any) -> dict[str, Any]:
@@ -146,10 +146,11 @@ def test_an_admin_cannot_resolve_a_special_population_conflict(client: FlaskClie
     world, special_id, _ = _special_population_world(client)
     conflict_id = _special_conflict(client, world, special_id, notes=("甲", "乙"))
     before = _notes(special_id)
-    response = client.post(
-        f"/api/v1/conflicts/{conflict_id}/resolve",
-        json={"action": "edit", "value": "管理员写入的矫正备注"},
-        headers=world.headers["admin"],
+    response = resolve(
+        client,
+        world.headers["admin"],
+        conflict_id,
+        {"action": "edit", "value": "管理员写入的矫正备注"},
     )
     assert response.status_code == 403
     assert response.get_json()["code"] == "forbidden"

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from server.extensions import db
 from tests.factories import IN_A, IN_B, auth_headers, citizen_id, make_registry_world, point
 from tests.test_syncapi_privacy import person_op
-from tests.test_syncapi_push_pull import address_op, pull, push, stamp
+from tests.test_syncapi_push_pull import address_op, pull, push, resolve, stamp
 
 
 def patch_op(record_id: str, base: int, **fields: Any) -> dict[str, Any]:
@@ -94,11 +94,7 @@ def test_resolving_by_taking_the_losing_value_reaches_the_losing_phone(
     cursor = pull(client, phone2)["cursor"]
     (result,) = push(client, phone2, patch_op(record_id, 1, courtyard="西院"))
     conflict_id = result["conflict_ids"][0]
-    resolved = client.post(
-        f"/api/v1/conflicts/{conflict_id}/resolve",
-        json={"action": "take"},
-        headers=world.headers["dispatcher_a"],
-    )
+    resolved = resolve(client, world.headers["dispatcher_a"], conflict_id, {"action": "take"})
     assert resolved.status_code == 200
     assert resolved.get_json()["version"] == 3
     page = pull(client, phone2, cursor)
@@ -110,11 +106,7 @@ def test_resolving_by_taking_the_losing_value_reaches_the_losing_phone(
         "resolved",
         "take",
     )
-    again = client.post(
-        f"/api/v1/conflicts/{conflict_id}/resolve",
-        json={"action": "keep"},
-        headers=world.headers["dispatcher_a"],
-    )
+    again = resolve(client, world.headers["dispatcher_a"], conflict_id, {"action": "keep"})
     assert again.status_code == 409
 
 
@@ -122,10 +114,8 @@ def test_sibling_dispatcher_cannot_resolve(client: FlaskClient) -> None:
     world, phone1, phone2, record_id = _two_phones(client)
     push(client, phone1, patch_op(record_id, 1, courtyard="东院"))
     (result,) = push(client, phone2, patch_op(record_id, 1, courtyard="西院"))
-    response = client.post(
-        f"/api/v1/conflicts/{result['conflict_ids'][0]}/resolve",
-        json={"action": "take"},
-        headers=world.headers["dispatcher_b"],
+    response = resolve(
+        client, world.headers["dispatcher_b"], result["conflict_ids"][0], {"action": "take"}
     )
     assert response.status_code == 404
 
@@ -168,18 +158,15 @@ def test_the_old_grids_dispatcher_cannot_resolve_a_conflict_of_a_moved_record(
     client: FlaskClient,
 ) -> None:
     world, record_id, conflict_id = _conflict_then_move_to_b(client)
-    refused = client.post(
-        f"/api/v1/conflicts/{conflict_id}/resolve",
-        json={"action": "edit", "value": "A的调度员写的"},
-        headers=world.headers["dispatcher_a"],
+    refused = resolve(
+        client,
+        world.headers["dispatcher_a"],
+        conflict_id,
+        {"action": "edit", "value": "A的调度员写的"},
     )
     assert refused.status_code == 404
     assert _courtyard(record_id) == "东院"
-    resolved = client.post(
-        f"/api/v1/conflicts/{conflict_id}/resolve",
-        json={"action": "take"},
-        headers=world.headers["dispatcher_b"],
-    )
+    resolved = resolve(client, world.headers["dispatcher_b"], conflict_id, {"action": "take"})
     assert resolved.status_code == 200, resolved.get_json()
     assert _courtyard(record_id) == "西院"
 
@@ -213,10 +200,11 @@ def test_an_edit_pointing_at_an_address_of_another_grid_is_refused_on_the_field(
     world, person_id, conflict_id = _address_id_conflict(client)
     b_address = address_op(IN_B)
     assert push(client, world.headers["worker_b"], b_address)[0]["status"] == "applied"
-    response = client.post(
-        f"/api/v1/conflicts/{conflict_id}/resolve",
-        json={"action": "edit", "value": b_address["record_id"]},
-        headers=world.headers["dispatcher_a"],
+    response = resolve(
+        client,
+        world.headers["dispatcher_a"],
+        conflict_id,
+        {"action": "edit", "value": b_address["record_id"]},
     )
     assert response.status_code == 422
     assert response.get_json()["errors"] == {
@@ -228,10 +216,11 @@ def test_an_edit_pointing_at_an_address_of_another_grid_is_refused_on_the_field(
 
 def test_an_edit_naming_a_nonexistent_address_is_refused_on_the_field(client: FlaskClient) -> None:
     world, _, conflict_id = _address_id_conflict(client)
-    response = client.post(
-        f"/api/v1/conflicts/{conflict_id}/resolve",
-        json={"action": "edit", "value": str(uuid.uuid4())},
-        headers=world.headers["dispatcher_a"],
+    response = resolve(
+        client,
+        world.headers["dispatcher_a"],
+        conflict_id,
+        {"action": "edit", "value": str(uuid.uuid4())},
     )
     assert response.status_code == 422
     assert response.get_json()["errors"] == {"address_id": ["No such record."]}
@@ -244,10 +233,11 @@ def test_an_edit_naming_a_deleted_address_is_refused_on_the_field(client: FlaskC
     deleted = {**patch_op(gone["record_id"], 1), "kind": "delete"}
     del deleted["fields"]
     assert push(client, world.headers["worker_a"], deleted)[0]["status"] == "applied"
-    response = client.post(
-        f"/api/v1/conflicts/{conflict_id}/resolve",
-        json={"action": "edit", "value": gone["record_id"]},
-        headers=world.headers["dispatcher_a"],
+    response = resolve(
+        client,
+        world.headers["dispatcher_a"],
+        conflict_id,
+        {"action": "edit", "value": gone["record_id"]},
     )
     assert response.status_code == 422
     assert response.get_json()["errors"] == {"address_id": ["The referenced record was deleted."]}
@@ -257,10 +247,11 @@ def test_an_edit_pointing_at_an_address_in_scope_is_written(client: FlaskClient)
     world, person_id, conflict_id = _address_id_conflict(client)
     other = address_op(door_number="16号")
     push(client, world.headers["worker_a"], other)
-    response = client.post(
-        f"/api/v1/conflicts/{conflict_id}/resolve",
-        json={"action": "edit", "value": other["record_id"]},
-        headers=world.headers["dispatcher_a"],
+    response = resolve(
+        client,
+        world.headers["dispatcher_a"],
+        conflict_id,
+        {"action": "edit", "value": other["record_id"]},
     )
     assert response.status_code == 200, response.get_json()
     stored = db.session.scalar(
@@ -310,10 +301,8 @@ def test_editing_a_reporter_name_too_long_is_refused_on_the_field(client: FlaskC
     (item,) = inbox(client, world.headers["dispatcher_a"])
     assert item["field"] == "reporter_name"
     before = _reporter_name()
-    response = client.post(
-        f"/api/v1/conflicts/{conflict_id}/resolve",
-        json={"action": "edit", "value": "名" * 60},
-        headers=world.headers["dispatcher_a"],
+    response = resolve(
+        client, world.headers["dispatcher_a"], conflict_id, {"action": "edit", "value": "名" * 60}
     )
     assert response.status_code == 422
     assert list(response.get_json()["errors"]) == ["reporter_name"]
@@ -325,10 +314,8 @@ def test_editing_a_reporter_name_with_an_object_is_refused_on_the_field(
 ) -> None:
     world, conflict_id = _reporter_conflict(client)
     before = _reporter_name()
-    response = client.post(
-        f"/api/v1/conflicts/{conflict_id}/resolve",
-        json={"action": "edit", "value": {"evil": 1}},
-        headers=world.headers["dispatcher_a"],
+    response = resolve(
+        client, world.headers["dispatcher_a"], conflict_id, {"action": "edit", "value": {"evil": 1}}
     )
     assert response.status_code == 422
     assert list(response.get_json()["errors"]) == ["reporter_name"]
@@ -337,10 +324,8 @@ def test_editing_a_reporter_name_with_an_object_is_refused_on_the_field(
 
 def test_editing_a_reporter_name_writes_the_new_name(client: FlaskClient) -> None:
     world, conflict_id = _reporter_conflict(client)
-    response = client.post(
-        f"/api/v1/conflicts/{conflict_id}/resolve",
-        json={"action": "edit", "value": "孙七"},
-        headers=world.headers["dispatcher_a"],
+    response = resolve(
+        client, world.headers["dispatcher_a"], conflict_id, {"action": "edit", "value": "孙七"}
     )
     assert response.status_code == 200, response.get_json()
     assert _reporter_name() == "孙七"
@@ -374,10 +359,11 @@ def _anonymous_report_with_a_losing_name(client: FlaskClient) -> tuple[Any, dict
 def test_an_anonymous_report_takes_no_reporter_name_from_the_inbox(client: FlaskClient) -> None:
     world, by_field = _anonymous_report_with_a_losing_name(client)
     for action, value in (("take", None), ("edit", "孙七")):
-        response = client.post(
-            f"/api/v1/conflicts/{by_field['reporter_name']}/resolve",
-            json={"action": action, "value": value},
-            headers=world.headers["dispatcher_a"],
+        response = resolve(
+            client,
+            world.headers["dispatcher_a"],
+            by_field["reporter_name"],
+            {"action": action, "value": value},
         )
         assert response.status_code == 422
         assert list(response.get_json()["errors"]) == ["reporter_name"]
@@ -387,10 +373,8 @@ def test_an_anonymous_report_takes_no_reporter_name_from_the_inbox(client: Flask
 def test_a_report_made_named_again_takes_the_reporter_name(client: FlaskClient) -> None:
     world, by_field = _anonymous_report_with_a_losing_name(client)
     for field in ("reporter_anonymous", "reporter_name"):
-        response = client.post(
-            f"/api/v1/conflicts/{by_field[field]}/resolve",
-            json={"action": "take"},
-            headers=world.headers["dispatcher_a"],
+        response = resolve(
+            client, world.headers["dispatcher_a"], by_field[field], {"action": "take"}
         )
         assert response.status_code == 200, response.get_json()
     assert _reporter_name() == "周八"
@@ -455,11 +439,7 @@ def test_taking_a_losing_full_text_writes_its_matching_text_in_the_same_version(
 ) -> None:
     world, record_id, _ = _full_text_conflict(client)
     (item,) = inbox(client, world.headers["dispatcher_a"])
-    resolved = client.post(
-        f"/api/v1/conflicts/{item['id']}/resolve",
-        json={"action": "take"},
-        headers=world.headers["dispatcher_a"],
-    )
+    resolved = resolve(client, world.headers["dispatcher_a"], item["id"], {"action": "take"})
     assert resolved.status_code == 200
     assert resolved.get_json()["version"] == 3
     assert _texts(record_id) == ("长安南路 1 号（西院）", "长安南路1号西院")
@@ -469,10 +449,11 @@ def test_taking_a_losing_full_text_writes_its_matching_text_in_the_same_version(
 def test_editing_a_full_text_writes_its_matching_text(client: FlaskClient) -> None:
     world, record_id, _ = _full_text_conflict(client)
     (item,) = inbox(client, world.headers["dispatcher_a"])
-    resolved = client.post(
-        f"/api/v1/conflicts/{item['id']}/resolve",
-        json={"action": "edit", "value": "长安南路 1 号 南院"},
-        headers=world.headers["dispatcher_a"],
+    resolved = resolve(
+        client,
+        world.headers["dispatcher_a"],
+        item["id"],
+        {"action": "edit", "value": "长安南路 1 号 南院"},
     )
     assert resolved.status_code == 200
     assert _texts(record_id) == ("长安南路 1 号 南院", "长安南路1号南院")
@@ -482,11 +463,7 @@ def test_editing_a_full_text_writes_its_matching_text(client: FlaskClient) -> No
 def test_keeping_a_full_text_closes_its_matching_text_conflict(client: FlaskClient) -> None:
     world, record_id, _ = _full_text_conflict(client)
     (item,) = inbox(client, world.headers["dispatcher_a"])
-    resolved = client.post(
-        f"/api/v1/conflicts/{item['id']}/resolve",
-        json={"action": "keep"},
-        headers=world.headers["dispatcher_a"],
-    )
+    resolved = resolve(client, world.headers["dispatcher_a"], item["id"], {"action": "keep"})
     assert resolved.status_code == 200
     assert _texts(record_id) == ("长安南路 1 号东院", "长安南路1号东院")
     assert _conflict_status(record_id) == {"full_text": "resolved", "normalized_text": "resolved"}
@@ -499,10 +476,8 @@ def test_the_matching_text_conflict_cannot_be_resolved_on_its_own(client: FlaskC
         {"id": record_id},
     )
     for action, value in (("take", None), ("edit", "anything")):
-        response = client.post(
-            f"/api/v1/conflicts/{derived}/resolve",
-            json={"action": action, "value": value},
-            headers=world.headers["dispatcher_a"],
+        response = resolve(
+            client, world.headers["dispatcher_a"], derived, {"action": action, "value": value}
         )
         assert response.status_code == 404
     assert _texts(record_id) == ("长安南路 1 号东院", "长安南路1号东院")
@@ -525,11 +500,7 @@ def test_taking_the_full_text_of_a_deleted_address_writes_its_matching_text(
     world, record_id = _edit_of_a_deleted_address(client)
     (item,) = inbox(client, world.headers["dispatcher_a"])
     assert (item["kind"], item["field"]) == ("update_vs_delete", "full_text")
-    response = client.post(
-        f"/api/v1/conflicts/{item['id']}/resolve",
-        json={"action": "take"},
-        headers=world.headers["dispatcher_a"],
-    )
+    response = resolve(client, world.headers["dispatcher_a"], item["id"], {"action": "take"})
     assert response.status_code == 200
     assert _texts(record_id) == ("长安南路 1 号（西院）", "长安南路1号西院")
     assert _conflict_status(record_id) == {"full_text": "resolved", "normalized_text": "resolved"}
@@ -538,11 +509,7 @@ def test_taking_the_full_text_of_a_deleted_address_writes_its_matching_text(
 def test_keeping_a_deleted_address_closes_its_matching_text_conflict(client: FlaskClient) -> None:
     world, record_id = _edit_of_a_deleted_address(client)
     (item,) = inbox(client, world.headers["dispatcher_a"])
-    response = client.post(
-        f"/api/v1/conflicts/{item['id']}/resolve",
-        json={"action": "keep"},
-        headers=world.headers["dispatcher_a"],
-    )
+    response = resolve(client, world.headers["dispatcher_a"], item["id"], {"action": "keep"})
     assert response.status_code == 200
     assert _conflict_status(record_id) == {"full_text": "resolved", "normalized_text": "resolved"}
 
@@ -551,10 +518,8 @@ def test_editing_a_full_text_to_nothing_is_refused_on_the_field(client: FlaskCli
     world, record_id, _ = _full_text_conflict(client)
     (item,) = inbox(client, world.headers["dispatcher_a"])
     for value in (None, "  "):
-        response = client.post(
-            f"/api/v1/conflicts/{item['id']}/resolve",
-            json={"action": "edit", "value": value},
-            headers=world.headers["dispatcher_a"],
+        response = resolve(
+            client, world.headers["dispatcher_a"], item["id"], {"action": "edit", "value": value}
         )
         assert response.status_code == 422, response.get_json()
         assert list(response.get_json()["errors"]) == ["full_text"]
@@ -571,10 +536,8 @@ def test_resolved_conflicts_are_listed_most_recently_resolved_first(client: Flas
     push(client, phone1, patch_op(record_id, 2, building="1栋"))
     (newer,) = push(client, phone2, patch_op(record_id, 2, building="2栋"))
     for result, action in ((older, "take"), (newer, "keep")):
-        response = client.post(
-            f"/api/v1/conflicts/{result['conflict_ids'][0]}/resolve",
-            json={"action": action},
-            headers=world.headers["dispatcher_a"],
+        response = resolve(
+            client, world.headers["dispatcher_a"], result["conflict_ids"][0], {"action": action}
         )
         assert response.status_code == 200
     listed = client.get("/api/v1/conflicts?status=resolved", headers=world.headers["dispatcher_a"])

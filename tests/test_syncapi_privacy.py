@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from server.extensions import db
 from tests.factories import auth_headers, citizen_id, make_registry_world
-from tests.test_syncapi_push_pull import address_op, pull, push, stamp
+from tests.test_syncapi_push_pull import address_op, pull, push, resolve, stamp
 
 PHONE = "13912345678"
 
@@ -103,66 +103,52 @@ def test_pulled_person_is_masked_like_the_web_api(client: FlaskClient) -> None:
     assert pull(client, world.headers["worker_a"])["added_grids"] == [str(world.grid_a.id)]
 
 
-def test_inbox_shows_conflicting_id_numbers_masked_and_edit_reseals(client: FlaskClient) -> None:
+def _id_number_conflict(client: FlaskClient, theirs: str) -> tuple[Any, str, dict[str, Any]]:
+    """A person whose ID number a second phone changed to `theirs` from a stale base: (world,
+    the person's id, the inbox item)."""
     world = make_registry_world()
     address = address_op()
     person = person_op(address["record_id"], citizen_id(seq=17))
     push(client, world.headers["worker_a"], address, person)
     clash = dict(person, op_id=str(uuid.uuid4()), kind="patch", base_version=0)
-    theirs = citizen_id(seq=19)
     clash["fields"] = {"id_number": theirs}
     (result,) = push(client, auth_headers(world.users["worker_a"], "phone-2"), clash)
-    assert result["status"] == "conflict"
+    assert (result["status"], result["version"]) == ("conflict", 1)
     (item,) = client.get("/api/v1/conflicts", headers=world.headers["dispatcher_a"]).get_json()[
         "items"
     ]
+    return world, person["record_id"], item
+
+
+def _persons_with(client: FlaskClient, headers: dict[str, str], number: str) -> list[str]:
+    found = client.get(f"/api/v1/persons?id_number={number}", headers=headers).get_json()
+    return [p["id"] for p in found["items"]]
+
+
+def test_inbox_shows_conflicting_id_numbers_masked_and_edit_reseals(client: FlaskClient) -> None:
+    theirs = citizen_id(seq=19)
+    world, person_id, item = _id_number_conflict(client, theirs)
+    dispatcher = world.headers["dispatcher_a"]
     assert item["field"] == "id_number"
     assert item["client_value"] == theirs[:6] + "********" + theirs[-4:]
     fixed = citizen_id(seq=21)
-    response = client.post(
-        f"/api/v1/conflicts/{item['id']}/resolve",
-        json={"action": "edit", "value": fixed},
-        headers=world.headers["dispatcher_a"],
-    )
+    response = resolve(client, dispatcher, item["id"], {"action": "edit", "value": fixed})
     assert response.status_code == 200
-    found = client.get(
-        f"/api/v1/persons?id_number={fixed}", headers=world.headers["dispatcher_a"]
-    ).get_json()
-    assert [p["id"] for p in found["items"]] == [person["record_id"]]
+    assert _persons_with(client, dispatcher, fixed) == [person_id]
     assert _tables_holding(fixed) == []
-    assert (
-        client.get("/api/v1/conflicts", headers=world.headers["dispatcher_a"]).get_json()["items"]
-        == []
-    )
+    assert client.get("/api/v1/conflicts", headers=dispatcher).get_json()["items"] == []
 
 
 def test_taking_a_losing_id_number_writes_its_seal_and_hash_in_one_version(
     client: FlaskClient,
 ) -> None:
-    world = make_registry_world()
-    address = address_op()
-    person = person_op(address["record_id"], citizen_id(seq=23))
-    push(client, world.headers["worker_a"], address, person)
-    clash = dict(person, op_id=str(uuid.uuid4()), kind="patch", base_version=0)
     theirs = citizen_id(seq=25)
-    clash["fields"] = {"id_number": theirs}
-    (result,) = push(client, auth_headers(world.users["worker_a"], "phone-2"), clash)
-    assert result["status"] == "conflict"
-    before = result["version"]
-    (item,) = client.get("/api/v1/conflicts", headers=world.headers["dispatcher_a"]).get_json()[
-        "items"
-    ]
-    response = client.post(
-        f"/api/v1/conflicts/{item['id']}/resolve",
-        json={"action": "take"},
-        headers=world.headers["dispatcher_a"],
-    )
+    world, person_id, item = _id_number_conflict(client, theirs)
+    dispatcher = world.headers["dispatcher_a"]
+    response = resolve(client, dispatcher, item["id"], {"action": "take"})
     assert response.status_code == 200
-    assert response.get_json()["version"] == before + 1  # one write: the seal and its hash
-    found = client.get(
-        f"/api/v1/persons?id_number={theirs}", headers=world.headers["dispatcher_a"]
-    ).get_json()
-    assert [p["id"] for p in found["items"]] == [person["record_id"]]
+    assert response.get_json()["version"] == 2  # one write: the seal and its hash
+    assert _persons_with(client, dispatcher, theirs) == [person_id]
     still_open = db.session.scalar(text("SELECT count(*) FROM conflicts WHERE status = 'open'"))
     db.session.commit()
     assert still_open == 0

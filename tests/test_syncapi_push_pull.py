@@ -8,6 +8,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import text
+from werkzeug.test import TestResponse
 
 from server.extensions import db
 from tests.factories import IN_A, auth_headers, make_registry_world, point
@@ -50,6 +51,13 @@ def pull(client: FlaskClient, headers: dict[str, str], cursor: str | None = None
     response = client.get(f"/api/v1/sync/pull{query}", headers=headers)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
+
+
+def resolve(
+    client: FlaskClient, headers: dict[str, str], conflict_id: str, body: dict[str, Any]
+) -> TestResponse:
+    """POST a resolution of one conflict from the inbox."""
+    return client.post(f"/api/v1/conflicts/{conflict_id}/resolve", json=body, headers=headers)
 
 
 def test_created_record_reaches_another_phone_of_the_grid_only(client: FlaskClient) -> None:
