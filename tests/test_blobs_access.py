@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from tests.factories import (
     point,
     sha256_hex,
 )
-from tests.test_syncapi_push_pull import push, resolve, stamp
+from tests.test_syncapi_push_pull import incident_op, push, resolve
 
 
 @pytest.fixture
@@ -196,25 +195,6 @@ def test_a_photo_the_phone_already_holds_answers_304(
 # --- a hash alone opens nothing -----------------------------------------------------------------
 
 
-def _incident_op(where: tuple[float, float], photos: list[str]) -> dict[str, Any]:
-    return {
-        "op_id": str(uuid.uuid4()),
-        "record_type": "incident",
-        "record_id": str(uuid.uuid4()),
-        "kind": "create",
-        "stamp": stamp(),
-        "fields": {
-            "kind": "event",
-            "category": "0101",
-            "title": "暴露垃圾",
-            "occurred_at": "2026-11-20T08:30:00+08:00",
-            "urgency": "02",
-            "point": point(where),
-            "photo_sha256": photos,
-        },
-    }
-
-
 def _grid_a_photo(client: FlaskClient, world: RegistryWorld) -> tuple[bytes, str]:
     """A photo worker A uploaded and referenced from an incident of grid A."""
     content = jpeg_bytes()
@@ -252,7 +232,7 @@ def test_a_pushed_incident_of_another_grid_naming_a_photos_hash_does_not_open_it
 ) -> None:
     _, name = _grid_a_photo(client, world)
     outsider = world.headers["worker_b"]
-    (result,) = push(client, outsider, _incident_op(IN_B, [name]))
+    (result,) = push(client, outsider, incident_op(IN_B, photo_sha256=[name]))
     assert result["status"] == "applied", result
     assert _answers_as_absent(client, outsider, name)
 
@@ -333,7 +313,7 @@ def test_the_uploader_may_reference_a_photo_before_it_arrives(
     content = jpeg_bytes()
     name = sha256_hex(content)
     worker = world.headers["worker_a"]
-    (result,) = push(client, worker, _incident_op(IN_A, [name]))
+    (result,) = push(client, worker, incident_op(IN_A, photo_sha256=[name]))
     assert result["status"] == "applied", result
     assert _head(client, world.headers["dispatcher_a"], name) == 404
     _upload(client, worker, content)
@@ -439,7 +419,7 @@ def test_a_losing_photo_list_taken_by_the_dispatcher_stays_readable(
     from tests.test_syncapi_conflicts import record_op
 
     worker = world.headers["worker_a"]
-    incident = _incident_op(IN_A, [])
+    incident = incident_op(IN_A, photo_sha256=[])
     assert push(client, worker, incident)[0]["status"] == "applied"
     first, second = jpeg_bytes(), jpeg_bytes()
     _upload(client, worker, second)

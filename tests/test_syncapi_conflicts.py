@@ -9,9 +9,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from server.extensions import db
-from tests.factories import IN_A, IN_B, auth_headers, citizen_id, make_registry_world, point
+from tests.factories import IN_B, auth_headers, citizen_id, make_registry_world, point
 from tests.test_syncapi_privacy import person_op
-from tests.test_syncapi_push_pull import address_op, pull, push, resolve, stamp
+from tests.test_syncapi_push_pull import address_op, incident_op, pull, push, resolve, stamp
 
 
 def patch_op(record_id: str, base: int, **fields: Any) -> dict[str, Any]:
@@ -265,23 +265,8 @@ def _reporter_conflict(client: FlaskClient) -> tuple[Any, str]:
     world = make_registry_world()
     phone1 = world.headers["worker_a"]
     phone2 = auth_headers(world.users["worker_a"], "phone-2")
-    record_id = str(uuid.uuid4())
-    create = {
-        "op_id": str(uuid.uuid4()),
-        "record_type": "incident",
-        "record_id": record_id,
-        "kind": "create",
-        "stamp": stamp(),
-        "fields": {
-            "kind": "event",
-            "category": "0101",
-            "title": "暴露垃圾",
-            "occurred_at": "2026-11-20T08:30:00+08:00",
-            "urgency": "02",
-            "point": point(IN_A),
-            "reporter": {"name": "赵六"},
-        },
-    }
+    create = incident_op(reporter={"name": "赵六"})
+    record_id = create["record_id"]
     assert push(client, phone1, create)[0]["status"] == "applied"
     push(client, phone1, record_op("incident", record_id, 1, reporter={"name": "李四"}))
     (result,) = push(client, phone2, record_op("incident", record_id, 1, reporter={"name": "王五"}))

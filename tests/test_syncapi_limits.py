@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from server.extensions import db
-from tests.factories import IN_A, make_registry_world, point
+from tests.factories import make_registry_world
 from tests.test_syncapi_conflicts import patch_op
-from tests.test_syncapi_push_pull import address_op, pull, push, stamp
+from tests.test_syncapi_push_pull import address_op, incident_op, pull, push, stamp
 
 
 def test_oversized_batch_is_refused_whole(
@@ -78,28 +78,10 @@ def test_invalid_value_is_rejected_with_the_registry_message(client: FlaskClient
     assert list(result["field_errors"]) == ["kind"]
 
 
-def _incident_op() -> dict[str, object]:
-    return {
-        "op_id": str(uuid.uuid4()),
-        "record_type": "incident",
-        "record_id": str(uuid.uuid4()),
-        "kind": "create",
-        "stamp": stamp(),
-        "fields": {
-            "kind": "event",
-            "category": "0101",
-            "title": "暴露垃圾",
-            "occurred_at": "2026-11-20T08:30:00+08:00",
-            "urgency": "02",
-            "point": point(IN_A),
-        },
-    }
-
-
 def test_incident_status_changes_only_by_command(client: FlaskClient) -> None:
     world = make_registry_world()
     headers = world.headers["worker_a"]
-    create = _incident_op()
+    create = incident_op()
     (made,) = push(client, headers, create)
     assert made["status"] == "applied"
     direct = {**patch_op(str(create["record_id"]), 1, status="closed"), "record_type": "incident"}

@@ -13,25 +13,13 @@ from server.extensions import db
 from server.syncapi.hooks import UNIQUE_REFUSALS
 from tests.factories import IN_B, auth_headers, citizen_id, make_registry_world
 from tests.test_syncapi_privacy import person_op
-from tests.test_syncapi_push_pull import address_op, pull, push, stamp
+from tests.test_syncapi_push_pull import address_op, pull, push, sync_op
 
 DUPLICATE_MESSAGE = "A person with this ID number already exists."
 
 
-def _op(record_type: str, record_id: str, kind: str, base: int | None = None, **fields: Any) -> Any:
-    return {
-        "op_id": str(uuid.uuid4()),
-        "record_type": record_type,
-        "record_id": record_id,
-        "kind": kind,
-        "stamp": stamp(),
-        "base_version": base,
-        "fields": fields,
-    }
-
-
 def _special(person_id: str, category: str = "drug_user") -> Any:
-    return _op(
+    return sync_op(
         "person_special_population",
         str(uuid.uuid4()),
         "create",
@@ -71,7 +59,7 @@ def test_deleting_a_person_over_sync_tombstones_their_special_population_rows(
         s["record_id"]: _version("person_special_populations", s["record_id"]) for s in specials
     }
     base = _version("persons", person["record_id"])
-    delete = _op("person", person["record_id"], "delete", base)
+    delete = sync_op("person", person["record_id"], "delete", base)
     (result,) = push(client, world.headers["worker_a"], delete)
     assert result["status"] == "applied"
     rows = db.session.execute(
@@ -86,7 +74,7 @@ def test_phones_of_the_grid_pull_the_special_population_tombstones(client: Flask
     other_phone = auth_headers(world.users["worker_a"], "phone-2")
     cursor = pull(client, other_phone)["cursor"]
     base = _version("persons", person["record_id"])
-    push(client, world.headers["worker_a"], _op("person", person["record_id"], "delete", base))
+    push(client, world.headers["worker_a"], sync_op("person", person["record_id"], "delete", base))
     changes = pull(client, other_phone, cursor)["changes"]
     deleted = {(c["record_type"], c["record_id"]) for c in changes if c["kind"] == "delete"}
     assert deleted == {("person", person["record_id"])} | {
@@ -98,10 +86,10 @@ def test_a_delete_that_conflicts_keeps_the_special_population_rows(client: Flask
     world, _, person, _ = _person_with_specials(client)
     base = _version("persons", person["record_id"])
     other_phone = auth_headers(world.users["worker_a"], "phone-2")
-    edit = _op("person", person["record_id"], "patch", base, ethnicity="02")
+    edit = sync_op("person", person["record_id"], "patch", base, ethnicity="02")
     assert push(client, other_phone, edit)[0]["status"] == "applied"
     (result,) = push(
-        client, world.headers["worker_a"], _op("person", person["record_id"], "delete", base)
+        client, world.headers["worker_a"], sync_op("person", person["record_id"], "delete", base)
     )
     assert (result["status"], result["reason"]) == ("conflict", "delete_vs_update")
     live = db.session.scalar(
@@ -114,7 +102,7 @@ def test_a_replayed_person_delete_leaves_rows_added_since_alone(client: FlaskCli
     world, _, person, _ = _person_with_specials(client)
     headers = world.headers["worker_a"]
     base = _version("persons", person["record_id"])
-    delete = _op("person", person["record_id"], "delete", base)
+    delete = sync_op("person", person["record_id"], "delete", base)
     push(client, headers, delete)
     db.session.execute(
         text(
@@ -136,7 +124,7 @@ def test_deleting_a_household_over_sync_tombstones_its_memberships(client: Flask
     headers = world.headers["worker_a"]
     address = address_op()
     person = person_op(address["record_id"], citizen_id(seq=43))
-    household = _op(
+    household = sync_op(
         "household",
         str(uuid.uuid4()),
         "create",
@@ -146,7 +134,7 @@ def test_deleting_a_household_over_sync_tombstones_its_memberships(client: Flask
             "address_id": address["record_id"],
         },
     )
-    member = _op(
+    member = sync_op(
         "household_member",
         str(uuid.uuid4()),
         "create",
@@ -160,7 +148,7 @@ def test_deleting_a_household_over_sync_tombstones_its_memberships(client: Flask
     results = push(client, headers, address, person, household, member)
     assert [r["status"] for r in results] == ["applied"] * 4, results
     base = _version("households", household["record_id"])
-    push(client, headers, _op("household", household["record_id"], "delete", base))
+    push(client, headers, sync_op("household", household["record_id"], "delete", base))
     gone = db.session.scalar(text("SELECT deleted_at IS NOT NULL FROM household_members"))
     assert gone is True
 
@@ -212,7 +200,7 @@ def test_a_patch_taking_another_persons_id_number_is_refused(client: FlaskClient
     second = person_op(address["record_id"], citizen_id(seq=51))
     push(client, world.headers["worker_a"], address, first, second)
     base = _version("persons", second["record_id"])
-    patch = _op("person", second["record_id"], "patch", base, id_number=taken)
+    patch = sync_op("person", second["record_id"], "patch", base, id_number=taken)
     (result,) = push(client, world.headers["worker_a"], patch)
     assert (result["reason"], result["existing_id"]) == ("duplicate_id_number", first["record_id"])
 

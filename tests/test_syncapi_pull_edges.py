@@ -17,7 +17,7 @@ from client.store import Store
 from tests.factories import IN_A, IN_B, auth_headers, citizen_id, make_registry_world, point
 from tests.test_syncapi_conflicts import patch_op
 from tests.test_syncapi_privacy import person_op
-from tests.test_syncapi_push_pull import address_op, pull, push, stamp
+from tests.test_syncapi_push_pull import address_op, pull, push, sync_op
 
 
 class FlaskApi:
@@ -55,18 +55,6 @@ class ProbePhone(Phone):
 
 def make_phone(client: FlaskClient, headers: dict[str, str], node: str = "phone") -> ProbePhone:
     return ProbePhone(Store(), FlaskApi(client, headers), node)
-
-
-def op(record_type: str, record_id: str, kind: str, base: int | None = None, **fields: Any) -> Any:
-    return {
-        "op_id": str(uuid.uuid4()),
-        "record_type": record_type,
-        "record_id": record_id,
-        "kind": kind,
-        "stamp": stamp(),
-        "base_version": base,
-        "fields": fields,
-    }
 
 
 def server_view(client: FlaskClient, headers: dict[str, str], grid: str) -> dict[Any, Any]:
@@ -139,7 +127,7 @@ def test_a_persons_special_populations_reach_the_phone_only_as_records_of_their_
     grid = str(world.grid_a.id)
     address = address_op()
     person = person_op(address["record_id"], citizen_id(seq=61))
-    special = op(
+    special = sync_op(
         "person_special_population",
         str(uuid.uuid4()),
         "create",
@@ -160,7 +148,7 @@ def test_a_persons_special_populations_reach_the_phone_only_as_records_of_their_
     row = phone.get("person_special_population", special["record_id"])
     assert row is not None
     assert row["category"] == "drug_user"
-    gone = op("person_special_population", special["record_id"], "delete", 1)
+    gone = sync_op("person_special_population", special["record_id"], "delete", 1)
     assert push(client, writer, gone)[0]["status"] == "applied"
     phone.sync()
     assert phone.get("person_special_population", special["record_id"]) is None
@@ -212,7 +200,7 @@ def test_a_record_deleted_after_it_moved_away_leaves_without_its_tombstone(
     record_id = created["record_id"]
     cursor = pull(client, phone)["cursor"]  # the phone holds grid A, and the record by snapshot
     assert push(client, admin, patch_op(record_id, 1, point=point(IN_B)))[0]["status"] == "applied"
-    assert push(client, admin, op("address", record_id, "delete", 2))[0]["status"] == "applied"
+    assert push(client, admin, sync_op("address", record_id, "delete", 2))[0]["status"] == "applied"
     page = pull(client, phone, cursor)
     mine = [c for c in page["changes"] if c["record_id"] == record_id]
     assert [(c["kind"], c["grid_id"], c["record"]) for c in mine] == [

@@ -37,6 +37,41 @@ def address_op(where: tuple[float, float] = IN_A, **fields: Any) -> dict[str, An
     }
 
 
+def sync_op(
+    record_type: str, record_id: str, kind: str, base: int | None = None, **fields: Any
+) -> dict[str, Any]:
+    """An op of any kind on any record type, edited from version `base`."""
+    return {
+        "op_id": str(uuid.uuid4()),
+        "record_type": record_type,
+        "record_id": record_id,
+        "kind": kind,
+        "stamp": stamp(),
+        "base_version": base,
+        "fields": fields,
+    }
+
+
+def incident_op(where: tuple[float, float] = IN_A, **fields: Any) -> dict[str, Any]:
+    """A create op for an incident (an exposed-rubbish event) at `where`."""
+    return {
+        "op_id": str(uuid.uuid4()),
+        "record_type": "incident",
+        "record_id": str(uuid.uuid4()),
+        "kind": "create",
+        "stamp": stamp(),
+        "fields": {
+            "kind": "event",
+            "category": "0101",
+            "title": "暴露垃圾",
+            "occurred_at": "2026-11-20T08:30:00+08:00",
+            "urgency": "02",
+            "point": point(where),
+            **fields,
+        },
+    }
+
+
 def push(client: FlaskClient, headers: dict[str, str], *ops: dict[str, Any]) -> list[Any]:
     """Push ops and return the results."""
     response = client.post("/api/v1/sync/push", json={"ops": list(ops)}, headers=headers)
