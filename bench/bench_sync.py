@@ -89,12 +89,13 @@ def _ops(start: int, n: int, where: tuple[float, float]) -> list[dict[str, Any]]
     ]
 
 
+# The rows the push stores, audit columns included (their foreign keys are checked per row).
 _RAW_INSERT = """
-INSERT INTO addresses (id, version, grid_id, scope_path, kind, division_code, street,
-    door_number, courtyard, building, unit, floor, room, full_text, normalized_text, point,
-    police_address_id)
-SELECT r.id, 1, %(grid)s, %(path)s, r.kind, r.division_code, r.street, r.door_number,
-    r.courtyard, r.building, r.unit, r.floor, r.room, r.full_text, r.full_text,
+INSERT INTO addresses (id, version, grid_id, scope_path, created_by, updated_by, kind,
+    division_code, street, door_number, courtyard, building, unit, floor, room, full_text,
+    normalized_text, point, police_address_id)
+SELECT r.id, 1, %(grid)s, %(path)s, %(user)s, %(user)s, r.kind, r.division_code, r.street,
+    r.door_number, r.courtyard, r.building, r.unit, r.floor, r.room, r.full_text, r.full_text,
     ST_SetSRID(ST_MakePoint(r.lng, r.lat), 4326), r.police_address_id
 FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(id uuid, kind text, division_code text,
     street text, door_number text, courtyard text, building text, unit text, floor text,
@@ -128,7 +129,11 @@ def _push_figure(url: str, runtime: URL, world: World, api: HttpTransport) -> Fi
     raw_batches = [_ops(100_000 + b * BATCH, BATCH, where) for b in range(rounds)]
     http = raw = 0.0
     with psycopg.connect(libpq(runtime)) as conn:
-        params = {"grid": world.grid, "path": world.scope_path}
+        user = conn.execute(
+            "SELECT id FROM users WHERE username = %s", (world.username,)
+        ).fetchone()
+        assert user is not None
+        params = {"grid": world.grid, "path": world.scope_path, "user": user[0]}
         for n, (batch, raw_batch) in enumerate(zip(batches, raw_batches, strict=True)):
             pushed = timed(partial(api.push, batch))
             body = _raw_rows(raw_batch)

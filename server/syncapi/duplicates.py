@@ -16,11 +16,24 @@ from server.registry.models.address import Address
 from server.registry.services.addresses import DUPLICATE_RADIUS_M
 from server.registry.services.records import Caller, visible
 from server.syncapi.translate import Translation
-from sync.ops import Flag, OpKind, OpResult, Status
+from sync.ops import Flag, Op, OpKind, OpResult, Status
 from sync.tables import change_log
 
 MAX_CANDIDATES = 5  # as many as the web API's `possible_duplicate` warnings name
 _WRITTEN = (Status.APPLIED, Status.MERGED, Status.CONFLICT)
+# The batch's texts that more than one address carries (deleted or out of scope too): a probe
+# of the normalized-text index per text, which lets a batch of fresh doors, the usual push, skip
+# the matching query (~12 ms of planning and probing for 500 creates). Correlated, so each text
+# is an index probe whatever the statistics say (as a join the planner hashed the texts and
+# scanned the whole table).
+_SHARED_TEXTS = sa.text(
+    """
+    SELECT w.t FROM jsonb_array_elements_text(CAST(:texts AS jsonb)) AS w(t)
+    WHERE (SELECT count(*) FROM (
+      SELECT FROM addresses AS a WHERE a.normalized_text = w.t LIMIT 2
+    ) AS found) > 1
+    """
+)
 _UPDATE_RECEIPTS = sa.text(
     """
     UPDATE op_receipts AS o SET result = r.result, flags = r.flags
@@ -43,6 +56,30 @@ def _touches_match(translation: Translation, result: OpResult) -> bool:
             )
         )
     )
+
+
+def _inserted_text(translation: Translation, result: OpResult) -> str | None:
+    """The normalized text a create stored as its record's own, when the op inserted it as sent
+    (a create merged into a stored record may have kept the stored text: None, unknown)."""
+    op = translation.op
+    text = op.fields.get("normalized_text")
+    fresh = op.kind is OpKind.CREATE and result.status is Status.APPLIED and result.version == 1
+    return text if fresh and isinstance(text, str) else None
+
+
+def _may_match(
+    conn: sa.Connection, wanted: list[tuple[int, Translation, OpResult]]
+) -> list[tuple[int, Op]]:
+    """The ops whose record may share its text with another address: those whose text another
+    address also carries, and those whose stored text is not known here."""
+    texts = {i: _inserted_text(t, r) for i, t, r in wanted}
+    known = sorted({text for text in texts.values() if text is not None})
+    shared = (
+        set(conn.scalars(_SHARED_TEXTS, {"texts": orjson.dumps(known).decode()}))
+        if known
+        else set()
+    )
+    return [(i, t.op) for i, t, _ in wanted if texts[i] is None or texts[i] in shared]
 
 
 @functools.lru_cache(maxsize=512)
@@ -131,13 +168,15 @@ def flag_possible_duplicates(
     results: Sequence[OpResult],
 ) -> list[OpResult]:
     """The results with `possible_duplicate` and the candidates' ids on the address writes that
-    match another address (one query per batch); their stored receipts say the same, so a
-    replay answers alike. The ops stay applied: this is a warning."""
-    wanted = [
-        (i, t.op)
+    match another address (a probe of the batch's texts, then one query for the ops whose text
+    another address carries); their stored receipts say the same, so a replay answers alike.
+    The ops stay applied: this is a warning."""
+    touching = [
+        (i, t, r)
         for i, (t, r) in enumerate(zip(translations, results, strict=True))
         if _touches_match(t, r)
     ]
+    wanted = _may_match(conn, touching) if touching else []
     if not wanted:
         return list(results)
     rows = orjson.dumps(
