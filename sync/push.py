@@ -143,8 +143,11 @@ def _lock_states(
 ) -> dict[tuple[str, uuid.UUID], RecordState]:
     """Lock every touched row up front in (record type, id) order, so batches never deadlock."""
     states: dict[tuple[str, uuid.UUID], RecordState] = {}
+    touched: dict[str, set[uuid.UUID]] = {}
+    for p in batch:
+        touched.setdefault(p.record_type.name, set()).add(p.op.record_id)
     for record_type in registry:
-        ids = {p.op.record_id for p in batch if p.record_type.name == record_type.name}
+        ids = touched.get(record_type.name)
         if not ids:
             continue
         found = records.lock_rows(conn, record_type, ids)
