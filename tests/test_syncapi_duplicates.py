@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import text
@@ -18,7 +19,7 @@ from tests.factories import (
     point,
     square_wkt,
 )
-from tests.test_syncapi_push_pull import address_op, push, stamp
+from tests.test_syncapi_push_pull import address_op, push, stamp, sync_op
 
 NEAR_A = (IN_A[0] + 0.00003, IN_A[1])  # ~3 m east of IN_A
 FAR_A = (IN_A[0] + 0.0003, IN_A[1])  # ~28 m east of IN_A
@@ -49,6 +50,41 @@ def test_same_door_twice_in_one_batch_flags_only_the_later_op(client: FlaskClien
     assert "candidate_ids" not in r1
     assert r2["flags"] == ["possible_duplicate"]
     assert r2["candidate_ids"] == [first["record_id"]]
+
+
+def _retext(create: dict[str, Any], full_text: str) -> dict[str, Any]:
+    """A patch of the record `create` makes, edited after it, giving it another full text."""
+    patch = sync_op("address", create["record_id"], "patch", 1, full_text=full_text)
+    patch["stamp"] = stamp(1)
+    return patch
+
+
+def test_a_door_retexted_later_in_the_batch_is_matched_by_its_stored_text(
+    client: FlaskClient,
+) -> None:
+    world = make_registry_world()
+    stored = address_op(door_number="14号")
+    push(client, world.headers["worker_a"], stored)
+    create = address_op(NEAR_A)  # 长安路12号 as created, 长安路14号 once the patch lands
+    created, patched = push(
+        client, world.headers["worker_a"], create, _retext(create, "长安路14号")
+    )
+    assert created["status"] == patched["status"] == "applied"
+    assert created["flags"] == patched["flags"] == ["possible_duplicate"]
+    assert created["candidate_ids"] == patched["candidate_ids"] == [stored["record_id"]]
+
+
+def test_a_door_retexted_later_in_the_batch_is_not_named_on_an_earlier_op(
+    client: FlaskClient,
+) -> None:
+    world = make_registry_world()
+    first = address_op(door_number="14号")
+    later = address_op(NEAR_A)
+    r_first, r_later, r_patch = push(
+        client, world.headers["worker_a"], first, later, _retext(later, "长安路14号")
+    )
+    assert r_first["flags"] == []
+    assert r_later["candidate_ids"] == r_patch["candidate_ids"] == [first["record_id"]]
 
 
 def test_door_in_a_grid_outside_the_callers_scope_is_not_named(client: FlaskClient) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 
 import orjson
@@ -58,21 +59,29 @@ def _touches_match(translation: Translation, result: OpResult) -> bool:
     )
 
 
-def _inserted_text(translation: Translation, result: OpResult) -> str | None:
+def _inserted_text(
+    translation: Translation, result: OpResult, retouched: set[uuid.UUID]
+) -> str | None:
     """The normalized text a create stored as its record's own, when the op inserted it as sent
-    (a create merged into a stored record may have kept the stored text: None, unknown)."""
+    and no other op of the batch touches the record (None: not known here). A create merged
+    into a stored record may have kept the stored text; a later patch of the batch may have
+    changed it."""
     op = translation.op
     text = op.fields.get("normalized_text")
     fresh = op.kind is OpKind.CREATE and result.status is Status.APPLIED and result.version == 1
-    return text if fresh and isinstance(text, str) else None
+    if not fresh or op.record_id in retouched or not isinstance(text, str):
+        return None
+    return text
 
 
 def _may_match(
-    conn: sa.Connection, wanted: list[tuple[int, Translation, OpResult]]
+    conn: sa.Connection,
+    wanted: list[tuple[int, Translation, OpResult]],
+    retouched: set[uuid.UUID],
 ) -> list[tuple[int, Op]]:
     """The ops whose record may share its text with another address: those whose text another
     address also carries, and those whose stored text is not known here."""
-    texts = {i: _inserted_text(t, r) for i, t, r in wanted}
+    texts = {i: _inserted_text(t, r, retouched) for i, t, r in wanted}
     known = sorted({text for text in texts.values() if text is not None})
     shared = (
         set(conn.scalars(_SHARED_TEXTS, {"texts": orjson.dumps(known).decode()}))
@@ -176,14 +185,21 @@ def flag_possible_duplicates(
         for i, (t, r) in enumerate(zip(translations, results, strict=True))
         if _touches_match(t, r)
     ]
-    wanted = _may_match(conn, touching) if touching else []
+    addresses = Counter(t.op.record_id for t in translations if t.op.record_type == "address")
+    retouched = {record_id for record_id, n in addresses.items() if n > 1}
+    wanted = _may_match(conn, touching, retouched) if touching else []
     if not wanted:
         return list(results)
     rows = orjson.dumps(
         [{"op_id": op.op_id, "record_id": op.record_id, "ord": i} for i, op in wanted]
     ).decode()
+    # Every create of the batch, checked or not: a record made by a later op is never named.
     created = orjson.dumps(
-        [{"record_id": op.record_id, "ord": i} for i, op in wanted if op.kind is OpKind.CREATE]
+        [
+            {"record_id": t.op.record_id, "ord": i}
+            for i, t, _ in touching
+            if t.op.kind is OpKind.CREATE
+        ]
     ).decode()
     found: dict[uuid.UUID, list[uuid.UUID]] = {}
     for op_id, candidate in conn.execute(
