@@ -276,7 +276,7 @@ def test_grid_redraw_is_audited_with_the_new_version(client: FlaskClient) -> Non
     assert response.status_code == 200
     entry = _only("update", "grid")
     assert (entry.actor_id, entry.record_ids) == (admin.id, [grid.id])
-    assert entry.detail == {"fields": ["geometry"], "version": 2}
+    assert entry.detail == {"fields": ["geometry"], "version": 2, "moved": 0}
 
 
 def test_org_unit_creation_is_audited(client: FlaskClient) -> None:

@@ -2,6 +2,7 @@
 
 Writes lock the community row (SELECT … FOR UPDATE) while they validate and insert, so two
 concurrent writes in one community cannot both pass the overlap check or take the same code.
+A new boundary re-places the records of the land it covers or gave up, as a redraw does.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import shapely
 from flask import current_app
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +32,8 @@ from server.hierarchy.boundaries import checked_boundary, geometry_error, stored
 from server.hierarchy.codes import GRID_RANGES, grid_code_problem, next_grid_code
 from server.hierarchy.models import Grid, GridKind, GridVersion, OrgLevel, OrgUnit
 from server.hierarchy.scope import Scope, resolve_scope
+from server.redraw.moves import Area
+from server.redraw.records import place_area
 from server.transaction import transaction
 
 BBox = tuple[float, float, float, float]
@@ -190,6 +195,15 @@ def _open_version(grid_id: uuid.UUID, geom: MultiPolygon, user_id: uuid.UUID) ->
     db.session.add(GridVersion(grid_id=grid_id, geom=stored_geometry(geom), created_by=user_id))
 
 
+def _replace_records(area: BaseGeometry) -> int:
+    """Re-place the records on `area` (land a grid took or gave up) and their dependents, with
+    the redraw's set-based UPDATEs: the change log moves them between the phones' slices. How
+    many records changed grid."""
+    db.session.flush()
+    moves = place_area(Area(shapely.to_wkb(area)), [])
+    return sum(n for _, old, new, n in moves if old != new)
+
+
 def create_grid(
     principal: Principal,
     *,
@@ -232,8 +246,9 @@ def create_grid(
             db.session.add(grid)
             db.session.flush()
             _open_version(grid.id, geom, principal.user_id)
+            moved = _replace_records(geom)
             # Not the code: 15 digits read as an old ID number and would be stored masked.
-            record_access("create", "grid", [grid.id], actor=principal)
+            record_access("create", "grid", [grid.id], detail={"moved": moved}, actor=principal)
     except IntegrityError as exc:
         raise Duplicate(f"A grid with code {code} exists.") from exc
     return _load(grid.id)
@@ -272,6 +287,7 @@ def update_grid(
                 current_version=grid.version,
             )
         changed: list[str] = []
+        detail: dict[str, Any] = {}
         if kind is not None and kind != grid.kind:
             allowed = GRID_RANGES[kind]
             if int(grid.code[12:]) not in allowed:
@@ -286,6 +302,11 @@ def update_grid(
         if geometry is not None:
             geom = checked_boundary(geometry, "geometry")
             _check_overlaps(community_id, geom, exclude=grid.id)
+            old = db.session.scalar(
+                select(GridVersion.geom).where(
+                    GridVersion.grid_id == grid.id, GridVersion.valid_to.is_(None)
+                )
+            )
             db.session.execute(
                 update(GridVersion)
                 .where(GridVersion.grid_id == grid.id, GridVersion.valid_to.is_(None))
@@ -294,11 +315,14 @@ def update_grid(
             _open_version(grid.id, geom, principal.user_id)
             grid.version += 1
             changed.append("geometry")
+            # The land the grid keeps, takes or gives up.
+            affected = geom if old is None else shapely.union(to_shape(old), geom)
+            detail["moved"] = _replace_records(affected)
         record_access(
             "update",
             "grid",
             [grid.id],
-            detail={"fields": changed, "version": grid.version},
+            detail={"fields": changed, "version": grid.version, **detail},
             actor=principal,
         )
     return _load(grid_id)

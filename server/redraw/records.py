@@ -11,7 +11,7 @@ default TEMP privilege for the runtime role.)
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from server.extensions import db
-from server.redraw.moves import MoveCount, candidates, may_have_candidates, table
+from server.redraw.moves import Area, MoveCount, candidates, may_have_candidates, table
 from server.redraw.plan import Plan
 from server.redraw.preview import area_of
 from server.registry.placement import ORDER, placing
@@ -49,7 +49,15 @@ _MOVED = Table(
 
 
 def place_records(plan: Plan, progress: Progress) -> list[MoveCount]:
-    """Re-place the affected area's records (anchors first); the moves per type and grids."""
+    """Re-place the affected area of a redraw's plan; the moves per type and grids."""
+    return place_area(area_of(plan), plan.retire, progress)
+
+
+def place_area(
+    area: Area, retire: Sequence[uuid.UUID], progress: Progress | None = None
+) -> list[MoveCount]:
+    """Re-place the records in `area` and on the `retire`d grids (anchors first), version-bumped
+    so the change log carries each move to the phones; the moves per type and grids."""
     # The planner cannot estimate the area's rows; its high cost guess would start JIT
     # compilation that takes longer than the statements (measured at 1M records).
     db.session.execute(text("SET LOCAL jit = off"))
@@ -59,7 +67,6 @@ def place_records(plan: Plan, progress: Progress) -> list[MoveCount]:
             "id uuid NOT NULL) ON COMMIT DROP"
         )
     )
-    area = area_of(plan)
     near = func.ST_Envelope(area.sql())
     written: dict[str, int] = {}
     counts: list[MoveCount] = []
@@ -78,15 +85,16 @@ def place_records(plan: Plan, progress: Progress) -> list[MoveCount]:
         # trigger, planned afresh per connection): skip tables that cannot match, such as empty
         # ones. (Probing the candidates themselves is no cheaper: `= ANY(array parameter)` is a
         # linear search when the planner scans the table for a first row.)
-        if may_have_candidates(name, written, plan.retire) and db.session.scalar(
+        if may_have_candidates(name, written, retire) and db.session.scalar(
             select(exists().select_from(rows))
         ):
-            where = candidates(name, rows, area, moved_in, plan.retire)
+            where = candidates(name, rows, area, moved_in, retire)
             for old, new, n in _place_table(name, where, near):
                 written[name] += n
                 if old != new:
                     counts.append((name, old, new, n))
-        progress(done, len(ORDER))
+        if progress is not None:
+            progress(done, len(ORDER))
     return counts
 
 
