@@ -9,10 +9,10 @@ from marshmallow import Schema, fields, validate
 
 from server.errors import InvalidInput
 
-SHA256_PATTERN = r"^[0-9a-f]{64}$"
+SHA256_PATTERN = r"^[0-9a-f]{64}\Z"
 SHA256 = validate.Regexp(SHA256_PATTERN, error="A photo is its lower-case hex SHA-256.")
 MISSING_LIMIT_MAX = 1000
-_CONTENT_RANGE = re.compile(r"^bytes (\d{1,15})-(\d{1,15})/(\d{1,15})$")
+_CONTENT_RANGE = re.compile(r"^bytes ([0-9]{1,15})-([0-9]{1,15})/([0-9]{1,15})\Z")
 
 
 class Sha256Schema(Schema):

@@ -24,7 +24,7 @@ GRID_RANGES: dict[GridKind, range] = {
     GridKind.DEDICATED: range(900, 1000),
 }
 
-_DIGITS = re.compile(r"^[0-9]+$")
+_DIGITS = re.compile(r"^[0-9]+\Z")
 
 
 def division_code_problem(level: OrgLevel, code: str | None, parent_code: str | None) -> str | None:

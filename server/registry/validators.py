@@ -7,12 +7,13 @@ with a message fit to show next to the field.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 
 # GB 11643-1999: weights on the first 17 digits and the check character for S mod 11.
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]\Z")
 
 # GB/T 2261.1: 1 male, 2 female; 0 (unknown) and 9 (unspecified) cannot be checked.
 SEX_MALE = "1"
@@ -23,11 +24,17 @@ _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUES = {char: value for value, char in enumerate(_USCC_ALPHABET)}
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}\Z")
+
+
+def _ascii_form(value: str) -> str:
+    """Full-width digits and letters (as a Chinese input method types them) in ASCII, stripped:
+    the same number must seal, hash and compare as one value however it was typed."""
+    return unicodedata.normalize("NFKC", value).strip()
 
 
 def _normalize_citizen_id(value: str) -> str:
-    normalized = value.strip().upper()
+    normalized = _ascii_form(value).upper()
     if not _ID_SHAPE.match(normalized):
         raise ValueError("A citizen ID number is 17 digits followed by a digit or X.")
     return normalized
@@ -90,7 +97,7 @@ def check_uscc(value: str) -> str:
 
 def check_mobile(value: str) -> str:
     """Validate a mainland mobile number (11 digits starting 13–19) and return it stripped."""
-    normalized = value.strip()
+    normalized = _ascii_form(value)
     if not _MOBILE.match(normalized):
         raise ValueError("A mobile number is 11 digits starting with 13 to 19.")
     return normalized

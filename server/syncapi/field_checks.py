@@ -116,8 +116,13 @@ def _extent(text: str) -> Extent:
 
 
 def finite_number(value: Any) -> bool:
-    """A JSON number that is not a boolean, NaN or infinite."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number that is not a boolean, NaN or infinite, and that a float can hold."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond a float's range, like 2**1100
+        return False
 
 
 def _point(value: Any) -> Any:

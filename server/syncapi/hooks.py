@@ -41,7 +41,7 @@ TASK_TARGETS = {
 
 
 # The EWKT `translate` makes from a GeoJSON point; anything else never reaches PostGIS here.
-OUR_EWKT = re.compile(r"^SRID=4326;POINT\([-+0-9.eE]+ [-+0-9.eE]+\)$")
+OUR_EWKT = re.compile(r"^SRID=4326;POINT\([-+0-9.eE]+ [-+0-9.eE]+\)\Z")
 
 # Each point is parsed once (MATERIALIZED), so the lookup per point is one probe of the current
 # grids' spatial index instead of a parse and a covers test against every grid: 7x faster.

@@ -12,7 +12,7 @@ MIN_PASSWORD_LENGTH = 10
 MAX_OFFSET = 1_000_000
 
 _username = validate.Regexp(
-    r"^[A-Za-z0-9._@-]{3,64}$", error="Use 3 to 64 letters, digits or . _ @ -."
+    r"^[A-Za-z0-9._@-]{3,64}\Z", error="Use 3 to 64 letters, digits or . _ @ -."
 )
 _password = validate.Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)
 _display_name = validate.Length(min=1, max=100)

@@ -15,7 +15,7 @@ class AddressIn(RecordSchema):
     parent_id = fields.UUID(allow_none=True)
     division_code = fields.String(
         allow_none=True,
-        validate=validate.Regexp(r"^\d{12}$", error="A division code is 12 digits."),
+        validate=validate.Regexp(r"^[0-9]{12}\Z", error="A division code is 12 digits."),
     )
     street = text(100)
     door_number = text(30)

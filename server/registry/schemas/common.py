@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
@@ -13,12 +14,41 @@ from geo.geometry import Extent
 from server.registry.models.common import SERVER_FIELDS
 
 DEFAULT_EXTENT = "108.3,34.0,109.1,34.6"
-SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="A photo is its lower-case hex SHA-256.")
+SHA256 = validate.Regexp(r"^[0-9a-f]{64}\Z", error="A photo is its lower-case hex SHA-256.")
+
+
+# Instants a record may carry: PostgreSQL would store a year-10000 instant (9999-12-31 at
+# UTC-14) that Python cannot read back, and one such row made every list of its table a 500.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+OUT_OF_ERA = "Must lie between 1900 and 2200 (UTC)."
+
+
+def _within_era(value: datetime) -> None:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(OUT_OF_ERA) from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValidationError(OUT_OF_ERA)
+
+
+def instant(**kwargs: Any) -> fields.AwareDateTime:
+    """A time-zone-aware instant between EARLIEST and LATEST."""
+    return fields.AwareDateTime(validate=_within_era, **kwargs)
 
 
 def district_extent() -> Extent:
     """The configured district extent (points outside it are refused)."""
     return Extent.parse(str(current_app.config.get("DISTRICT_EXTENT") or DEFAULT_EXTENT))
+
+
+def _finite(number: float) -> bool:
+    """A finite number a float can hold (an integer like 2**1100 cannot)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
 
 
 class PointField(fields.Field):  # type: ignore[type-arg]
@@ -34,7 +64,7 @@ class PointField(fields.Field):  # type: ignore[type-arg]
             not isinstance(coords, list | tuple)
             or len(coords) != 2
             or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords)
-            or not all(math.isfinite(c) for c in coords)
+            or not all(_finite(c) for c in coords)
         ):
             raise ValidationError("Coordinates are two finite numbers: [lng, lat].")
         lng, lat = float(coords[0]), float(coords[1])

@@ -8,12 +8,13 @@ from server.registry.codes import code_field
 from server.registry.schemas.common import (
     PointField,
     RecordSchema,
+    instant,
     photo_list,
     required_text,
     text,
 )
 
-MOBILE = validate.Regexp(r"^1[3-9]\d{9}$", error="A mobile number is 11 digits starting 13–19.")
+MOBILE = validate.Regexp(r"^1[3-9][0-9]{9}\Z", error="A mobile number is 11 digits starting 13–19.")
 
 
 class PartyIn(Schema):
@@ -45,7 +46,7 @@ class IncidentIn(RecordSchema):
     category = fields.String(required=True, validate=validate.Length(min=1, max=40))
     title = required_text(200)
     description = text(5000)
-    occurred_at = fields.AwareDateTime(required=True)
+    occurred_at = instant(required=True)
     point = PointField(allow_none=True)
     address_id = fields.UUID(allow_none=True)
     urgency = code_field("urgency", required=True)

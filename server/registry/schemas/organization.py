@@ -8,7 +8,8 @@ from server.registry.codes import code_field
 from server.registry.schemas.common import RecordSchema, required_text, text
 
 PHONE = validate.Regexp(
-    r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", error="A mobile number or a landline like 029-88886666."
+    r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})\Z",
+    error="A mobile number or a landline like 029-88886666.",
 )
 
 

@@ -9,6 +9,7 @@ from server.registry.models.work import TASK_STATUSES
 from server.registry.schemas.common import (
     PointField,
     RecordSchema,
+    instant,
     photo_list,
     required_text,
     text,
@@ -26,7 +27,7 @@ class TaskIn(RecordSchema):
     target_type = fields.String(allow_none=True, validate=validate.OneOf(TARGET_TYPES))
     target_id = fields.UUID(allow_none=True)
     target_grid_id = fields.UUID(allow_none=True)
-    due_at = fields.AwareDateTime(allow_none=True)
+    due_at = instant(allow_none=True)
     status = fields.String(validate=validate.OneOf(TASK_STATUSES))
     result = text(5000)
 
@@ -35,7 +36,7 @@ class VisitIn(RecordSchema):
     """A visit to a person on a follow-up list."""
 
     person_id = fields.UUID(required=True)
-    visited_at = fields.AwareDateTime(required=True)
+    visited_at = instant(required=True)
     form = code_field("visit_form", required=True)
     content = text(5000)
     state = text(2000)

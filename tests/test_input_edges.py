@@ -1,0 +1,135 @@
+"""Input that passed the field checks and then broke something: instants beyond what Python reads
+back, numbers typed in full-width digits, a trailing newline, an integer beyond a float."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.factories import (
+    IN_A,
+    RegistryWorld,
+    citizen_id,
+    create_record,
+    make_registry_world,
+    point,
+)
+from tests.test_syncapi_push_pull import incident_op, push
+
+# 10000-01-01T13:59:59Z and 0000-12-31T10:00:00Z once in UTC: PostgreSQL stores both, Python
+# reads neither back.
+LATE = "9999-12-31T23:59:59-14:00"
+EARLY = "0001-01-01T00:00:00+14:00"
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.fixture
+def world(app: Any) -> RegistryWorld:
+    return make_registry_world()
+
+
+def _incident(when: str) -> dict[str, Any]:
+    return {
+        "kind": "event",
+        "category": "0101",
+        "title": "暴露垃圾",
+        "occurred_at": when,
+        "urgency": "02",
+        "point": point(IN_A),
+    }
+
+
+@pytest.mark.parametrize("when", [LATE, EARLY, "1899-12-31T23:59:59+00:00"])
+def test_an_incident_out_of_the_era_is_422_on_its_field(
+    client: FlaskClient, world: RegistryWorld, when: str
+) -> None:
+    response = client.raw.post(
+        "/api/v1/incidents", json=_incident(when), headers=world.headers["worker_a"]
+    )
+    assert response.status_code == 422
+    assert "occurred_at" in response.get_json()["errors"]
+
+
+def test_a_task_due_and_a_visit_out_of_the_era_are_422(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    dispatcher = world.headers["dispatcher_a"]
+    task = {
+        "task_type": "verify",
+        "title": "核实门牌",
+        "assignee_id": str(world.users["worker_a"].id),
+        "target_grid_id": str(world.grid_a.id),
+        "due_at": LATE,
+    }
+    refused = client.raw.post("/api/v1/tasks", json=task, headers=dispatcher)
+    assert refused.status_code == 422
+    assert "due_at" in refused.get_json()["errors"]
+    visit = create_record(client, dispatcher, "visits", IN_A)
+    moved = client.raw.patch(
+        f"/api/v1/visits/{visit['id']}",
+        json={"expected_version": visit["version"], "visited_at": EARLY},
+        headers=dispatcher,
+    )
+    assert moved.status_code == 422
+    assert "visited_at" in moved.get_json()["errors"]
+
+
+def test_a_pushed_incident_out_of_the_era_is_rejected_and_the_list_still_reads(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    (result,) = push(client, world.headers["worker_a"], incident_op(IN_A, occurred_at=LATE))
+    assert result["status"] == "rejected"
+    assert "occurred_at" in result["field_errors"]
+    for who in ("worker_a", "dispatcher_a", "admin"):
+        assert client.get("/api/v1/incidents", headers=world.headers[who]).status_code == 200
+
+
+def test_a_citizen_id_typed_in_full_width_digits_is_the_same_number(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    worker = world.headers["worker_a"]
+    address = create_record(client, worker, "addresses", IN_A)
+    number = citizen_id("19900307", 123)
+    person = {
+        "id_type": "111",
+        "name": "张三",
+        "sex": "1",
+        "population_type": "01",
+        "address_id": address["id"],
+    }
+    first = client.post("/api/v1/persons", json={**person, "id_number": number}, headers=worker)
+    assert first.status_code == 201
+    typed = number[:17].translate(FULL_WIDTH) + number[17]
+    twin = client.raw.post("/api/v1/persons", json={**person, "id_number": typed}, headers=worker)
+    assert twin.status_code == 409
+    assert twin.get_json()["existing_id"] == first.get_json()["id"]
+
+
+@pytest.mark.parametrize("code", ["610116001001\n", "610116001001".translate(FULL_WIDTH)])
+def test_a_division_code_is_twelve_ascii_digits_and_nothing_after(
+    client: FlaskClient, world: RegistryWorld, code: str
+) -> None:
+    door = {
+        "kind": "door",
+        "street": "长安路",
+        "door_number": "12号",
+        "division_code": code,
+        "point": point(IN_A),
+    }
+    response = client.raw.post("/api/v1/addresses", json=door, headers=world.headers["worker_a"])
+    assert response.status_code == 422
+    assert "division_code" in response.get_json()["errors"]
+
+
+def test_a_coordinate_beyond_a_float_is_422(client: FlaskClient, world: RegistryWorld) -> None:
+    door = {
+        "kind": "door",
+        "street": "长安路",
+        "door_number": "12号",
+        "point": {"type": "Point", "coordinates": [2**1100, 34.205]},
+    }
+    response = client.raw.post("/api/v1/addresses", json=door, headers=world.headers["worker_a"])
+    assert response.status_code == 422
+    assert "point" in response.get_json()["errors"]
