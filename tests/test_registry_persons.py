@@ -354,3 +354,23 @@ def test_keyset_pages_cover_every_record_once(
             break
         cursor = f"&cursor={page['next_cursor']}"
     assert sorted(seen) == sorted(created)
+
+
+def test_a_role_searches_only_by_what_it_sees(
+    client: FlaskClient, world: RegistryWorld, address_a: dict[str, Any]
+) -> None:
+    number = citizen_id("19900307", 123)
+    person = _post(client, world, _person(address_a, id_number=number)).get_json()
+    # A masked name rebuilt one prefix at a time; a hidden number confirmed by a search.
+    by_name = client.get("/api/v1/persons?q=张", headers=world.headers["admin"])
+    assert by_name.status_code == 403
+    for entity in ("persons", "houses"):
+        by_number = client.get(
+            f"/api/v1/{entity}?id_number={number}", headers=world.headers["auditor"]
+        )
+        assert by_number.status_code == 403
+    # A worker sees names in full and numbers masked: both searches stay theirs.
+    found = client.get("/api/v1/persons?q=张", headers=world.headers["worker_a"]).get_json()
+    assert [item["id"] for item in found["items"]] == [person["id"]]
+    numbered = client.get(f"/api/v1/persons?id_number={number}", headers=world.headers["admin"])
+    assert [item["id"] for item in numbered.get_json()["items"]] == [person["id"]]

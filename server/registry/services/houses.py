@@ -106,4 +106,5 @@ RESOURCE = Resource(
     present=present,
     location_field="address_id",
     by_id_number=by_owner_id_number,
+    id_number_class=FieldClass.OWNER_IDENTITY,
 )

@@ -236,6 +236,7 @@ RESOURCE = Resource(
     present=present,
     location_field="house_id",
     search=search,
+    searches=FieldClass.PERSON_NAME,
     by_id_number=by_id_number,
     after_write=after_write,
     on_delete=on_delete,

@@ -18,8 +18,9 @@ from sqlalchemy.exc import IntegrityError
 
 from server.audit.service import record_access
 from server.auth.principal import Principal
-from server.errors import Duplicate, InvalidInput, StaleVersion
+from server.errors import Duplicate, Forbidden, InvalidInput, StaleVersion
 from server.extensions import db
+from server.privacy.masking import Exposure, exposure
 from server.registry import placement
 from server.registry.schemas.common import ExpectedVersion
 from server.registry.services.records import (
@@ -73,10 +74,15 @@ def list_records(
     if q:
         if resource.search is None:
             raise InvalidInput({"q": ["This list has no text search."]})
+        searched = resource.searches
+        if searched is not None and exposure(caller.role, searched) is not Exposure.FULL:
+            raise Forbidden("Your role sees these names masked, so it may not search them.")
         where = and_(where, resource.search(table, q))
     if id_number:
         if resource.by_id_number is None:
             raise InvalidInput({"id_number": ["This list cannot be searched by ID number."]})
+        if exposure(caller.role, resource.id_number_class) is Exposure.HIDDEN:
+            raise Forbidden("Your role does not see these numbers, so it may not search them.")
         where = and_(where, resource.by_id_number(table, id_number))
     with transaction():
         total = db.session.scalar(select(func.count()).select_from(table).where(where)) or 0

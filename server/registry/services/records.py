@@ -44,6 +44,7 @@ from server.errors import InvalidInput, NotFound
 from server.extensions import db
 from server.hierarchy.models import Grid, GridVersion, OrgLevel, OrgUnit
 from server.hierarchy.scope import Scope, resolve_scope
+from server.privacy.masking import FieldClass
 from server.registry import placement
 
 NOT_FOUND_DETAIL = "No such record."
@@ -92,7 +93,12 @@ class Resource:
     located: bool = False
     placed: bool = True
     search: Callable[[Table, str], ColumnElement[bool]] | None = None
+    # The personal data `search` matches (a name): only a role that sees it in full may search
+    # by it, or a masked name could be rebuilt one prefix at a time.
+    searches: FieldClass | None = None
     by_id_number: Callable[[Table, str], ColumnElement[bool]] | None = None
+    # The personal data `by_id_number` matches: a role to whom it is hidden may not search by it.
+    id_number_class: FieldClass = FieldClass.ID_NUMBER
     after_write: AfterWrite | None = None
     on_delete: Callable[[Caller, uuid.UUID], None] | None = None
 
