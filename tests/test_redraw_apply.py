@@ -20,6 +20,7 @@ from sync.tables import device_sync_state
 from tests.factories import (
     assign_worker,
     auth_headers,
+    citizen_id,
     create_record,
     make_grid,
     make_org_tree,
@@ -343,3 +344,31 @@ def test_as_of_needs_a_time_zone(client: FlaskClient, town: Town) -> None:
 
     assert response.status_code == 422
     assert "as_of" in response.get_json()["errors"]
+
+
+def test_special_populations_move_with_their_person_but_are_never_counted_to_the_admin(
+    client: FlaskClient, town: Town
+) -> None:
+    door = create_record(client, town.headers["east"], "addresses", MOVING)
+    person = client.post(
+        "/api/v1/persons",
+        json={
+            "id_type": "111",
+            "id_number": citizen_id(seq=51),
+            "name": "赵六",
+            "sex": "1",
+            "population_type": "01",
+            "address_id": door["id"],
+            "special_populations": [{"category": "severe_mental_illness", "risk_level": "3"}],
+        },
+        headers=town.headers["east"],
+    ).get_json()
+    draft = new_draft(client, town, border_draft(town))
+    preview = client.get(f"/api/v1/redraws/{draft['id']}/preview", headers=town.admin).get_json()
+    applied = apply(client, town, draft).get_json()
+    for report in (preview, applied):
+        assert report["per_type"] == {"addresses": 1, "persons": 1}
+        assert "person_special_populations" not in str(report)
+    # Moved all the same: the west worker now follows the person up.
+    shown = client.get(f"/api/v1/persons/{person['id']}", headers=town.headers["west"])
+    assert shown.get_json()["special_populations"][0]["category"] == "severe_mental_illness"

@@ -18,13 +18,20 @@ from sync.tables import device_sync_state
 
 # Where a device's last sync time comes from (the preview says so, as asked of it).
 DEVICE_SOURCE = "device_sync_state"
+# Moved with their person but never counted to the admin who reads the report: special
+# populations are hidden from admins (server.privacy.masking), and a count of them moving with
+# one door would say who is in one.
+UNREPORTED = frozenset({"person_special_populations"})
 
 
 def move_rows(
     counts: Iterable[MoveCount], new_keys: Mapping[uuid.UUID, tuple[str, str]]
 ) -> list[dict[str, Any]]:
-    """Move counts as JSON rows with codes; `new_keys` maps a new grid's id to (key, code)."""
-    counts = sorted(counts, key=lambda c: (c[0], str(c[1]), str(c[2])))
+    """Move counts as JSON rows with codes (but the UNREPORTED types); `new_keys` maps a new
+    grid's id to (key, code)."""
+    counts = sorted(
+        (c for c in counts if c[0] not in UNREPORTED), key=lambda c: (c[0], str(c[1]), str(c[2]))
+    )
     ids = {gid for _, old, new, _ in counts for gid in (old, new) if gid is not None}
     found = db.session.execute(select(Grid.id, Grid.code).where(Grid.id.in_(ids))).tuples()
     codes: dict[uuid.UUID, str] = dict(found.all())
