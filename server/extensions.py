@@ -15,6 +15,10 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 
+# The largest PostgreSQL bigint (versions, audit entry ids): a larger integer from a client is a
+# 422 on its field, not a NumericValueOutOfRange from the database.
+BIGINT_MAX = 2**63 - 1
+
 
 def str_enum(cls: type[enum.StrEnum], name: str) -> Enum:
     """A PostgreSQL enum type storing the members' values (not their Python names)."""

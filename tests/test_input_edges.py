@@ -11,18 +11,21 @@ from flask.testing import FlaskClient
 from tests.factories import (
     IN_A,
     RegistryWorld,
+    auth_headers,
     citizen_id,
     create_record,
     make_registry_world,
     point,
 )
-from tests.test_syncapi_push_pull import incident_op, push
+from tests.test_redraw_apply import NEW_MID, E, N, S, make_town, rect
+from tests.test_syncapi_push_pull import address_op, incident_op, push, sync_op
 
 # 10000-01-01T13:59:59Z and 0000-12-31T10:00:00Z once in UTC: PostgreSQL stores both, Python
 # reads neither back.
 LATE = "9999-12-31T23:59:59-14:00"
 EARLY = "0001-01-01T00:00:00+14:00"
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+NEAR, FAR = (IN_A[0] + 0.001, IN_A[1]), (IN_A[0] + 0.002, IN_A[1])  # both inside grid A
 
 
 @pytest.fixture
@@ -133,3 +136,100 @@ def test_a_coordinate_beyond_a_float_is_422(client: FlaskClient, world: Registry
     response = client.raw.post("/api/v1/addresses", json=door, headers=world.headers["worker_a"])
     assert response.status_code == 422
     assert "point" in response.get_json()["errors"]
+
+
+def test_an_expected_version_beyond_a_bigint_is_422(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    worker = world.headers["worker_a"]
+    door = create_record(client, worker, "addresses", IN_A)
+    patched = client.raw.patch(
+        f"/api/v1/addresses/{door['id']}",
+        json={"expected_version": 2**70, "room": "1"},
+        headers=worker,
+    )
+    deleted = client.raw.delete(
+        f"/api/v1/addresses/{door['id']}?expected_version={10**22}", headers=worker
+    )
+    assert (patched.status_code, deleted.status_code) == (422, 422)
+
+
+@pytest.mark.parametrize("cursor", ["%C2%B2", "9" * 23, "9" * 5000])
+def test_an_audit_cursor_that_is_no_entry_id_is_422(
+    client: FlaskClient, world: RegistryWorld, cursor: str
+) -> None:
+    response = client.raw.get(f"/api/v1/audit?cursor={cursor}", headers=world.headers["auditor"])
+    assert response.status_code == 422
+    assert "cursor" in response.get_json()["errors"]
+
+
+def test_a_code_table_name_with_a_nul_names_no_table(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    response = client.raw.get("/api/v1/code-tables/a%00b", headers=world.headers["worker_a"])
+    assert response.status_code == 404
+
+
+def test_a_conflict_edit_the_record_cannot_hold_is_422_and_the_conflict_stays_open(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    phone_1 = world.headers["worker_a"]
+    phone_2 = auth_headers(world.users["worker_a"], "phone-2")
+    door = address_op()
+    push(client, phone_1, door)
+    push(client, phone_1, sync_op("address", door["record_id"], "patch", 1, point=point(NEAR)))
+    (lost,) = push(
+        client, phone_2, sync_op("address", door["record_id"], "patch", 1, point=point(FAR))
+    )
+    url = f"/api/v1/conflicts/{lost['conflict_ids'][0]}/resolve"
+    dispatcher = world.headers["dispatcher_a"]
+    huge = {"type": "Point", "coordinates": [2**1100, 34.205]}
+    for value in (huge, None):  # beyond a float; no point on a door
+        response = client.raw.post(url, json={"action": "edit", "value": value}, headers=dispatcher)
+        assert response.status_code == 422
+        assert "point" in response.get_json()["errors"]
+    kept = client.post(url, json={"action": "keep"}, headers=dispatcher)
+    assert kept.status_code == 200
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "1e400"])
+def test_a_draft_geometry_member_no_one_reads_is_not_stored(
+    client: FlaskClient, app: Any, token: str
+) -> None:
+    town = make_town()
+    ring = "[[108.9,34.2],[108.915,34.2],[108.915,34.21],[108.9,34.21],[108.9,34.2]]"
+    body = (
+        f'{{"grids":[{{"grid_id":"{town.west.id}",'
+        f'"geometry":{{"type":"Polygon","bbox":[{token}],"coordinates":[{ring}]}}}}]}}'
+    )
+    response = client.raw.post(
+        f"/api/v1/communities/{town.community.id}/redraws",
+        data=body,
+        content_type="application/json",
+        headers=town.admin,
+    )
+    assert response.status_code == 201
+    assert response.get_json()["grids"][0]["geometry"].keys() == {"type", "coordinates"}
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # shapely's area of a ±1e300 square
+def test_a_draft_drawn_at_astronomic_coordinates_is_answered_in_json(
+    client: FlaskClient, app: Any
+) -> None:
+    town = make_town()
+    body = {
+        "grids": [
+            {"grid_id": str(town.west.id), "geometry": rect(-1e300, -1e300, 1e300, 1e300)},
+            {"grid_id": str(town.east.id), "geometry": rect(NEW_MID, S, E, N)},
+        ]
+    }
+    draft = client.raw.post(
+        f"/api/v1/communities/{town.community.id}/redraws", json=body, headers=town.admin
+    )
+    assert draft.status_code == 201
+    validated = client.raw.post(
+        f"/api/v1/redraws/{draft.get_json()['id']}/validate", headers=town.admin
+    )
+    assert validated.status_code in (200, 422)
+    assert b"Infinity" not in validated.get_data()
+    assert validated.get_json()["ok"] is False

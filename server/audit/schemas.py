@@ -7,10 +7,12 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from server.audit.service import SEARCH_LIMIT_MAX, AuditFilters
+from server.extensions import BIGINT_MAX
 
 
 def _cursor(value: str) -> None:
-    if not value.isdigit():
+    # ASCII digits only (str.isdigit takes "²"), and within an entry id (a bigint; 19 digits).
+    if not (value.isascii() and value.isdigit()) or len(value) > 19 or int(value) > BIGINT_MAX:
         raise ValidationError("Not a valid cursor.")
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from server.extensions import BIGINT_MAX
 from server.hierarchy.models import GridKind, OrgLevel
 
 _NAME = validate.Length(min=1, max=100)
@@ -101,7 +102,7 @@ class GridPatchSchema(Schema):
     name = fields.String(validate=_NAME)
     kind = fields.Enum(GridKind, by_value=True)
     geometry = fields.Dict()
-    expected_version = fields.Integer(strict=True, validate=validate.Range(min=1))
+    expected_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=BIGINT_MAX))
 
     @validates_schema
     def _geometry_needs_version(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -22,6 +22,14 @@ from server.redraw.plan import Plan, check_content, current_grids, make_plan, pr
 from server.redraw.preview import build_preview
 
 
+def _geometry(value: Any) -> Any:
+    """A GeoJSON geometry as stored: its type and coordinates only. Other members (`bbox`,
+    `crs`, anything) are not read, and one holding NaN or Infinity could not be stored."""
+    if isinstance(value, Mapping):
+        return {k: value[k] for k in ("type", "coordinates") if k in value}
+    return value
+
+
 def normalized(grids: list[Mapping[str, Any]], retire: list[uuid.UUID]) -> dict[str, Any]:
     """A loaded draft body as the JSON stored on the draft."""
     return {
@@ -31,7 +39,7 @@ def normalized(grids: list[Mapping[str, Any]], retire: list[uuid.UUID]) -> dict[
                 "key": g.get("key"),
                 "name": g.get("name"),
                 "kind": g["kind"].value if g.get("kind") else None,
-                "geometry": g["geometry"],
+                "geometry": _geometry(g["geometry"]),
             }
             for g in grids
         ],

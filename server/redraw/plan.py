@@ -6,6 +6,7 @@ a client's key can never pass for a grid id. `display_key` turns them back for t
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -102,13 +103,18 @@ def display_key(key: str) -> str:
     return key[len(NEW_PREFIX) :] if key.startswith(NEW_PREFIX) else key
 
 
+def _json_number(value: float | None) -> float | None:
+    """The number, or None where JSON has none (a draft drawn at ±1e300 has an infinite area)."""
+    return value if value is None or math.isfinite(value) else None
+
+
 def problem_dict(problem: Problem) -> dict[str, Any]:
     """A geo problem as JSON, located so an editor can draw it."""
     return {
         "kind": problem.kind.value,
         "keys": [display_key(key) for key in problem.keys],
-        "location": list(problem.location),
-        "size_m2": problem.size_m2,
+        "location": [_json_number(c) for c in problem.location],
+        "size_m2": _json_number(problem.size_m2),
         "detail": problem.detail,
     }
 

@@ -230,7 +230,8 @@ def list_code_tables() -> list[CodeTable]:
 
 def get_code_table(name: str) -> tuple[CodeTable, list[CodeValue]]:
     """One code table with all its values (inactive ones too, flagged), in file order."""
-    table = db.session.get(CodeTable, name)
+    # A name PostgreSQL cannot hold (a NUL) names no table either.
+    table = None if "\x00" in name else db.session.get(CodeTable, name)
     if table is None:
         raise NotFound(f"No code table named {name!r}.")
     values = list(

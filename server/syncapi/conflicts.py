@@ -337,12 +337,15 @@ def resolve(
     """Keep, take or edit: one versioned write that phones pull, then the conflict is closed."""
     caller = Caller(principal, resolve_scope(principal))
     record = _records_in_scope(caller, conflicts.c.id == conflict_id)
+    refused_key = "action"  # where a value the record's rules refuse is reported
     try:
         row = db.session.execute(
             sa.select(conflicts).join(record, _joined(record)).where(conflicts.c.id == conflict_id)
         ).one_or_none()
         if row is None or _travels_with_another(row.record_type, row.field):
             raise NotFound("No such conflict.")
+        if action == How.EDIT.value:
+            refused_key = str(wire_field(row.record_type, row.field))
         if row.record_type == SPECIAL_TYPE and not personal.may_see(
             principal.role, FieldClass.SPECIAL_POPULATION
         ):
@@ -405,6 +408,13 @@ def resolve(
     except CannotResolve as exc:
         db.session.rollback()
         raise InvalidInput({"action": [str(exc)]}) from None
+    except sa.exc.IntegrityError as exc:
+        # A value the field's check takes but the record's own rules refuse (a door without a
+        # point): nothing written, the conflict stays open.
+        db.session.rollback()
+        rule = getattr(getattr(exc.orig, "diag", None), "constraint_name", None) or "a constraint"
+        refused = f"The record's rules refuse this value ({rule})."
+        raise InvalidInput({refused_key: [refused]}) from None
     except BaseException:
         db.session.rollback()
         raise

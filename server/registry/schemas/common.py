@@ -11,6 +11,7 @@ from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from geo.geometry import Extent
+from server.extensions import BIGINT_MAX
 from server.registry.models.common import SERVER_FIELDS
 
 DEFAULT_EXTENT = "108.3,34.0,109.1,34.6"
@@ -118,4 +119,6 @@ class ExpectedVersion(Schema):
     class Meta:
         unknown = RAISE
 
-    expected_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    expected_version = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=BIGINT_MAX)
+    )

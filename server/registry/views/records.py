@@ -12,6 +12,7 @@ from server.auth.guard import require
 from server.auth.models import Role
 from server.auth.principal import current_principal
 from server.errors import InvalidInput
+from server.extensions import BIGINT_MAX
 from server.registry.services import persons, record_use_cases
 from server.registry.services.catalog import RESOURCES
 
@@ -52,7 +53,7 @@ class DeleteQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    expected_version = fields.Integer(required=True, validate=validate.Range(min=1))
+    expected_version = fields.Integer(required=True, validate=validate.Range(min=1, max=BIGINT_MAX))
 
 
 class RevealIn(Schema):
