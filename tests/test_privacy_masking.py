@@ -67,7 +67,15 @@ def test_the_policy_table_is_exactly_this() -> None:
         FieldClass.PERSON_NAME: {W: F, D: F, A: M, AU: H},
         FieldClass.SPECIAL_POPULATION: {W: F, D: F, A: H, AU: H},
         FieldClass.OWNER_IDENTITY: {W: M, D: M, A: M, AU: H},
+        FieldClass.BIRTH_DATE: {W: M, D: M, A: M, AU: H},
     }
+
+
+def test_a_birth_date_is_masked_to_its_year_wherever_the_id_number_is() -> None:
+    # Digits 7-14 of a citizen ID are the birth date: the mask and the date would make the ID.
+    for role in Role:
+        assert exposure(role, FieldClass.BIRTH_DATE) is not F
+    assert present(W, FieldClass.BIRTH_DATE, "1949-12-31") == "1949-**-**"
 
 
 def test_nobody_sees_full_id_numbers_by_default() -> None:

@@ -156,3 +156,32 @@ def test_an_admin_cannot_resolve_a_special_population_conflict(client: FlaskClie
     assert response.get_json()["code"] == "forbidden"
     assert _notes(special_id) == before
     assert [i["id"] for i in _inbox(client, world.headers["admin"])] == [conflict_id]
+
+
+def test_a_birth_date_conflict_shows_only_the_years(client: FlaskClient) -> None:
+    world = make_registry_world()
+    phone1 = world.headers["worker_a"]
+    phone2 = auth_headers(world.users["worker_a"], "phone-2")
+    address = address_op()
+    person = person_op(
+        address["record_id"],
+        "E98765432",
+        id_type="414",
+        population_type="03",
+        birth_date="1985-04-12",
+        overseas={"nationality": "GBR"},
+    )
+    assert [r["status"] for r in push(client, phone1, address, person)] == ["applied"] * 2
+    mine = _op("person", person["record_id"], "patch", 1, birth_date="1985-04-13")
+    assert push(client, phone1, mine)[0]["status"] == "applied"
+    (lost,) = push(
+        client, phone2, _op("person", person["record_id"], "patch", 1, birth_date="1986-05-14")
+    )
+    assert lost["status"] == "conflict"
+    (item,) = _inbox(client, world.headers["dispatcher_a"])
+    assert item["field"] == "birth_date"
+    assert (item["base_value"], item["server_value"], item["client_value"]) == (
+        "1985-**-**",
+        "1985-**-**",
+        "1986-**-**",
+    )

@@ -20,6 +20,7 @@ class FieldClass(enum.StrEnum):
     PERSON_NAME = "person_name"
     SPECIAL_POPULATION = "special_population"
     OWNER_IDENTITY = "owner_identity"
+    BIRTH_DATE = "birth_date"
 
 
 class Exposure(enum.StrEnum):
@@ -44,6 +45,9 @@ _F, _M, _H = Exposure.FULL, Exposure.MASKED, Exposure.HIDDEN
 #   data here. Workers do the follow-up visits and dispatchers assign and supervise them, so both
 #   see them; admins do not (HIDDEN, and no reveal).
 # - House owners' identity (name, ID, phone of a third party): masked for all working roles.
+# - Birth dates: digits 7-14 of a citizen ID are the birth date, exactly what the ID's mask
+#   hides; a birth date in full beside a masked ID is the full ID. The year is shown (ages,
+#   left-behind children, the elderly); the full date only where the ID number is.
 # - Auditors audit access, not people: every personal field is HIDDEN to them.
 FIELD_POLICY: dict[FieldClass, dict[Role, Exposure]] = {
     FieldClass.ID_NUMBER: {Role.WORKER: _M, Role.DISPATCHER: _M, Role.ADMIN: _M, Role.AUDITOR: _H},
@@ -66,6 +70,7 @@ FIELD_POLICY: dict[FieldClass, dict[Role, Exposure]] = {
         Role.ADMIN: _M,
         Role.AUDITOR: _H,
     },
+    FieldClass.BIRTH_DATE: {Role.WORKER: _M, Role.DISPATCHER: _M, Role.ADMIN: _M, Role.AUDITOR: _H},
 }
 
 # Record attribute names → their class, for callers that know a field by name (reveal requests).
@@ -107,6 +112,13 @@ def mask_phone(value: str) -> str:
     return "*" * n
 
 
+def mask_birth_date(value: str) -> str:
+    """The year of an ISO date shown (`1990-**-**`); anything else is starred out."""
+    if len(value) == 10 and value[4] == "-" and value[:4].isdigit():
+        return value[:4] + "-**-**"
+    return "*" * len(value)
+
+
 def mask_name(value: str) -> str:
     """Keep the first character of each part of a name: 张三 → 张*, John Smith → J*** S****.
 
@@ -134,6 +146,8 @@ def mask(field: FieldClass, value: str) -> str:
         return mask_name(value)
     if field is FieldClass.SPECIAL_POPULATION:
         return SPECIAL_POPULATION_MASK
+    if field is FieldClass.BIRTH_DATE:
+        return mask_birth_date(value)
     if _LOOKS_LIKE_ID.match(value) and not value.isalpha():
         return mask_id_number(value)
     if _LOOKS_LIKE_PHONE.match(value):

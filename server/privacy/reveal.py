@@ -28,12 +28,14 @@ from server.privacy.masking import FieldClass, field_class
 # - Names: admins only (everyone else with a need already sees them).
 # - House owners' identity: dispatchers and admins, e.g. to reach a landlord over a hazard.
 # - Special-population extensions: nobody; they are shown to those who work the case or not at all.
+# - Birth dates: not on their own; revealing the ID number reveals it.
 REVEAL_ROLES: dict[FieldClass, frozenset[Role]] = {
     FieldClass.ID_NUMBER: frozenset({Role.DISPATCHER, Role.ADMIN}),
     FieldClass.PHONE: frozenset({Role.WORKER, Role.DISPATCHER, Role.ADMIN}),
     FieldClass.PERSON_NAME: frozenset({Role.ADMIN}),
     FieldClass.OWNER_IDENTITY: frozenset({Role.DISPATCHER, Role.ADMIN}),
     FieldClass.SPECIAL_POPULATION: frozenset(),
+    FieldClass.BIRTH_DATE: frozenset(),
 }
 
 # The quota day is the operator's calendar day, not UTC's.

@@ -40,6 +40,7 @@ PAGE = 200
 # Plain columns that hold personal data, shown as the web API shows them.
 PERSONAL_COLUMNS = {
     ("person", "name"): FieldClass.PERSON_NAME,
+    ("person", "birth_date"): FieldClass.BIRTH_DATE,
     ("house", "owner_name"): FieldClass.OWNER_IDENTITY,
     ("incident", "reporter_name"): FieldClass.PERSON_NAME,
     ("organization", "legal_representative"): FieldClass.PERSON_NAME,

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, select
 from sqlalchemy.engine import RowMapping
 
+from server.auth.models import Role
 from server.auth.principal import Principal
 from server.errors import Duplicate, Forbidden, InvalidInput
 from server.extensions import db
-from server.privacy.masking import FieldClass
+from server.privacy.masking import Exposure, FieldClass, exposure
 from server.privacy.reveal import reveal
 from server.registry.codes import ID_TYPE_CITIZEN_ID
 from server.registry.models.address import Address
@@ -158,6 +160,16 @@ def _special_rows(person_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str,
     return grouped
 
 
+def _birth(role: Role, born: date | None) -> dict[str, Any]:
+    """`birth_date` in full only to a role that sees ID numbers in full (the date is the part of
+    a citizen ID its mask hides), `birth_year` to any role the date is not hidden from."""
+    seen = exposure(role, FieldClass.BIRTH_DATE)
+    return {
+        "birth_date": jsonable(born) if seen is Exposure.FULL else None,
+        "birth_year": born.year if born is not None and seen is not Exposure.HIDDEN else None,
+    }
+
+
 def present(caller: Caller, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
     """Persons as the caller's role may see them: masked identifiers, special data if allowed."""
     role = caller.role
@@ -174,7 +186,7 @@ def present(caller: Caller, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
             ),
             "name": personal.show(role, FieldClass.PERSON_NAME, row["name"]),
             "sex": row["sex"],
-            "birth_date": jsonable(row["birth_date"]),
+            **_birth(role, row["birth_date"]),
             "ethnicity": row["ethnicity"],
             "phone": personal.show_sealed(
                 role, FieldClass.PHONE, row["phone_enc"], personal.PERSON_PHONE
