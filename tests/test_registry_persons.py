@@ -379,3 +379,57 @@ def test_a_role_searches_only_by_what_it_sees(
     assert [item["id"] for item in found["items"]] == [person["id"]]
     numbered = client.get(f"/api/v1/persons?id_number={number}", headers=world.headers["admin"])
     assert [item["id"] for item in numbered.get_json()["items"]] == [person["id"]]
+
+
+def _stored_extension(person_id: str, name: str) -> dict[str, Any]:
+    value: dict[str, Any] = db.session.scalar(
+        text(f"SELECT {name} FROM persons WHERE id = :id"), {"id": person_id}
+    )
+    return value
+
+
+def test_a_passport_number_is_masked_as_an_id_number_and_survives_being_sent_back(
+    client: FlaskClient, world: RegistryWorld, address_a: dict[str, Any]
+) -> None:
+    passport = "E98765432"
+    overseas = {"nationality": "GBR", "passport_number": passport}
+    body = _person(
+        address_a,
+        id_type="414",
+        id_number=passport,
+        name="John Smith",
+        population_type="03",
+        overseas=overseas,
+    )
+    person = _post(client, world, body).get_json()
+    for who in ("worker_a", "dispatcher_a", "admin"):
+        shown = client.get(f"/api/v1/persons/{person['id']}", headers=world.headers[who])
+        assert shown.get_json()["overseas"] == {
+            "nationality": "GBR",
+            "passport_number": "*****5432",
+        }
+    audited = client.get(f"/api/v1/persons/{person['id']}", headers=world.headers["auditor"])
+    assert audited.get_json()["overseas"]["passport_number"] is None
+    # An editor sends the object back as shown, with another key changed: the number stays.
+    edited = {**person["overseas"], "nationality": "IRL"}
+    patched = client.patch(
+        f"/api/v1/persons/{person['id']}",
+        json={"expected_version": person["version"], "overseas": edited},
+        headers=world.headers["worker_a"],
+    )
+    assert patched.status_code == 200
+    assert _stored_extension(person["id"], "overseas") == {
+        "nationality": "IRL",
+        "passport_number": passport,
+    }
+    # A new number is a new number.
+    renewed = client.patch(
+        f"/api/v1/persons/{person['id']}",
+        json={
+            "expected_version": patched.get_json()["version"],
+            "overseas": {**edited, "passport_number": "E11112222"},
+        },
+        headers=world.headers["worker_a"],
+    )
+    assert renewed.status_code == 200
+    assert _stored_extension(person["id"], "overseas")["passport_number"] == "E11112222"

@@ -253,3 +253,39 @@ def test_an_admin_may_not_delete_special_populations_over_sync(client: FlaskClie
         {"i": special["record_id"]},
     )
     assert deleted is None
+
+
+def test_a_passport_number_comes_masked_and_a_phone_sending_it_back_keeps_it(
+    client: FlaskClient,
+) -> None:
+    world = make_registry_world()
+    phone = world.headers["worker_a"]
+    cursor = pull(client, phone)["cursor"]
+    address = address_op()
+    passport = "E98765432"
+    person = person_op(
+        address["record_id"],
+        passport,
+        id_type="414",
+        population_type="03",
+        overseas={"nationality": "GBR", "passport_number": passport},
+    )
+    push(client, phone, address, person)
+    (pulled,) = [c for c in pull(client, phone, cursor)["changes"] if c["record_type"] == "person"]
+    shown = pulled["record"]["overseas"]
+    assert shown == {"nationality": "GBR", "passport_number": "*****5432"}
+    patch = {
+        "op_id": str(uuid.uuid4()),
+        "record_type": "person",
+        "record_id": person["record_id"],
+        "kind": "patch",
+        "stamp": stamp(1),
+        "base_version": pulled["version"],
+        "fields": {"overseas": {**shown, "nationality": "IRL"}},
+    }
+    (result,) = push(client, phone, patch)
+    assert result["status"] == "applied"
+    stored = db.session.scalar(
+        text("SELECT overseas FROM persons WHERE id = :id"), {"id": person["record_id"]}
+    )
+    assert stored == {"nationality": "IRL", "passport_number": passport}

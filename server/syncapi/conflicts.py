@@ -189,6 +189,8 @@ def _show(role: Role, record_type: str, column: str | None, value: JSON) -> JSON
         return present(role, SEALED_CLASSES[spec.wire], plain)
     if (record_type, column) == ("incident", "parties") and isinstance(value, list):
         return [show_party(role, party) for party in value]
+    if record_type == "person" and column in personal.EXTENSION_NUMBERS:
+        return personal.show_extension(role, column, value)
     cls = PERSONAL_COLUMNS.get((record_type, column))
     if cls is not None and isinstance(value, str):
         return present(role, cls, value)

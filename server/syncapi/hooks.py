@@ -10,10 +10,12 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 
+from server.auth.models import Role
 from server.extensions import db
 from server.hierarchy.scope import Scope
 from server.registry import placement
 from server.registry.placement import FromAnchor, FromPoint
+from server.registry.services import personal
 from server.registry.services.catalog import RESOURCES
 from server.registry.services.records import Caller, visible
 from server.syncapi.record_types import BY_NAME, INCIDENT_STATUSES, SYNC_TYPES, SyncType
@@ -173,6 +175,36 @@ def build_registry(
 
 def _rule_column(rule: FromPoint | FromAnchor) -> str:
     return rule.column if isinstance(rule, FromPoint) else rule.fk
+
+
+def restore_shown_numbers(
+    conn: sa.Connection, translations: Sequence[Translation], role: Role
+) -> None:
+    """A person's passport or permit number that a phone sends back inside its extension object
+    exactly as it was shown (masked) is the stored number: the op's object gets the stored one
+    back (`personal.kept_extension`), one query per batch."""
+    wanted: dict[uuid.UUID, list[tuple[Translation, str]]] = {}
+    for translation in translations:
+        op = translation.op
+        if op.record_type != "person" or op.kind not in (OpKind.CREATE, OpKind.PATCH):
+            continue
+        for name in personal.EXTENSION_NUMBERS:
+            if isinstance(op.fields.get(name), dict):
+                wanted.setdefault(op.record_id, []).append((translation, name))
+    if not wanted:
+        return
+    persons = BY_NAME["person"].table
+    names = sorted(personal.EXTENSION_NUMBERS)
+    rows = conn.execute(
+        sa.select(persons.c.id, *(persons.c[n] for n in names)).where(
+            persons.c.id.in_(sorted(wanted))
+        )
+    )
+    for row in rows.mappings():
+        for translation, name in wanted[row["id"]]:
+            fields = translation.op.fields
+            assert isinstance(fields, dict)
+            fields[name] = personal.kept_extension(role, name, fields[name], row[name])
 
 
 def refuse_moves_out(

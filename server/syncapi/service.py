@@ -29,6 +29,7 @@ from server.syncapi.hooks import (
     grids_at_points,
     refuse_moves_out,
     replace_moved,
+    restore_shown_numbers,
 )
 from server.syncapi.present import present_docs, present_snapshot, snapshot_columns
 from server.syncapi.record_types import BY_NAME
@@ -108,6 +109,7 @@ def push_batch(principal: Principal, wire: Sequence[Op], app_version: str | None
     device = Device(principal.device_id, principal.user_id, app_version)
     with _transaction() as conn:
         points = grids_at_points(conn, (t.op.fields.get("point") for t in translations))
+        restore_shown_numbers(conn, translations, principal.role)
         refusals = duplicate_id_numbers(conn, translations, caller)
         registry = build_registry(by_fields, points, refusals)
         refuse_moves_out(conn, translations, scope, points)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from server.auth.models import Role
 from server.privacy.crypto import decrypt_field, encrypt_field, lookup_hash
 from server.privacy.masking import Exposure, FieldClass, exposure, present
@@ -47,3 +49,31 @@ def show(role: Role, field: FieldClass, value: str | None) -> str | None:
 def may_see(role: Role, field: FieldClass) -> bool:
     """False when the role's exposure to `field` is HIDDEN."""
     return exposure(role, field) is not Exposure.HIDDEN
+
+
+# Document numbers kept inside a person's extension objects: ID numbers by another name.
+EXTENSION_NUMBERS = {"floating": "permit_number", "overseas": "passport_number"}
+
+
+def show_extension(role: Role, name: str, value: Any) -> Any:
+    """A person's extension object as `role` may see it: its document number masked as an ID
+    number is (None when hidden); other keys as stored."""
+    key = EXTENSION_NUMBERS.get(name)
+    if key is None or not isinstance(value, dict) or value.get(key) is None:
+        return value
+    return {**value, key: show(role, FieldClass.ID_NUMBER, str(value[key]))}
+
+
+def kept_extension(role: Role, name: str, sent: Any, stored: Any) -> Any:
+    """The extension object to store for one `role` sent: a document number sent back exactly
+    as the role was shown it (masked) is the stored number, not a new one. An editor sends the
+    whole object back after changing another key of it."""
+    key = EXTENSION_NUMBERS.get(name)
+    if key is None or not isinstance(sent, dict) or not isinstance(stored, dict):
+        return sent
+    old, new = stored.get(key), sent.get(key)
+    if old is None or new is None or new == old:
+        return sent
+    if show(role, FieldClass.ID_NUMBER, str(old)) == new:
+        return {**sent, key: old}
+    return sent

@@ -123,9 +123,11 @@ def prepare(caller: Caller, data: dict[str, Any], current: RowMapping | None) ->
         values["address_id"] = data["address_id"]
     for name in EXTENSIONS:
         if name in data:
-            values[name] = (
+            sent = (
                 {k: jsonable(v) for k, v in data[name].items()} if data[name] is not None else None
             )
+            stored = current[name] if current is not None else None
+            values[name] = personal.kept_extension(caller.role, name, sent, stored)
     if "special_populations" in data and not personal.may_see(
         caller.role, FieldClass.SPECIAL_POPULATION
     ):
@@ -195,7 +197,7 @@ def present(caller: Caller, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
             "address_id": jsonable(row["address_id"]),
             "house_id": jsonable(row["house_id"]),
             "population_type": row["population_type"],
-            **{name: row[name] for name in EXTENSIONS},
+            **{name: personal.show_extension(role, name, row[name]) for name in EXTENSIONS},
         }
         if special is not None:
             body["special_populations"] = special.get(row["id"], [])
