@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
+from server.extensions import db
 from tests.factories import (
     IN_A,
     RegistryWorld,
@@ -233,3 +235,38 @@ def test_a_draft_drawn_at_astronomic_coordinates_is_answered_in_json(
     assert validated.status_code in (200, 422)
     assert b"Infinity" not in validated.get_data()
     assert validated.get_json()["ok"] is False
+
+
+def test_parts_that_make_a_text_longer_than_its_column_are_422(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    parts = {
+        "street": "s" * 100,
+        "door_number": "d" * 30,
+        "courtyard": "c" * 100,
+        "building": "b" * 30,
+        "unit": "u" * 30,
+        "floor": "f" * 10,
+        "room": "r" * 30,
+    }
+    door = {"kind": "door", "point": point(IN_A), **parts}
+    web = client.raw.post("/api/v1/addresses", json=door, headers=world.headers["worker_a"])
+    assert web.status_code == 422
+    assert "full_text" in web.get_json()["errors"]
+    (pushed,) = push(client, world.headers["worker_a"], address_op(**parts))
+    assert pushed["status"] == "rejected"
+    assert "full_text" in pushed["field_errors"]
+
+
+def test_a_text_that_nfkc_lengthens_is_kept_and_matched_by_its_first_300_characters(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    door = {"kind": "door", "point": point(IN_A), "full_text": "\ufdfa" * 300}
+    response = client.raw.post("/api/v1/addresses", json=door, headers=world.headers["worker_a"])
+    assert response.status_code == 201
+    assert response.get_json()["full_text"] == "\ufdfa" * 300
+    matching = db.session.scalar(
+        text("SELECT normalized_text FROM addresses WHERE id = :id"),
+        {"id": response.get_json()["id"]},
+    )
+    assert len(matching) == 300

@@ -18,7 +18,12 @@ from marshmallow import Schema, ValidationError
 from marshmallow import fields as schema_fields
 
 from server.registry.services import personal
-from server.registry.services.addresses import PARTS, normalize_address_text
+from server.registry.services.addresses import (
+    PARTS,
+    PARTS_TOO_LONG,
+    TEXT_MAX,
+    normalize_address_text,
+)
 from server.registry.services.incidents import seal_party
 from server.syncapi.field_checks import FieldChecks, finite_number
 from server.syncapi.record_types import BY_NAME, Sealed, SyncType
@@ -224,6 +229,8 @@ def translate(op: Op, shapes: dict[str, _Shape] | None = None) -> Translation:
             if parts:
                 fields["full_text"] = parts
                 fields["normalized_text"] = normalize_address_text(parts)
+                if len(parts) > TEXT_MAX:
+                    errors["full_text"] = [PARTS_TOO_LONG]
         for column, default in sync_type.create_defaults.items():
             fields.setdefault(column, default)
     # The engine hashes stamps too: keep the phone's stamps for names that are not fields.

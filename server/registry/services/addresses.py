@@ -27,17 +27,20 @@ from server.registry.services.records import (
 TABLE: Table = Address.__table__
 DUPLICATE_RADIUS_M = 10.0
 PARTS = ("street", "door_number", "courtyard", "building", "unit", "floor", "room")
+TEXT_MAX = 300  # full_text and normalized_text columns
+PARTS_TOO_LONG = f"The parts make a text of more than {TEXT_MAX} characters: give full_text."
 DETAIL_FIELDS = ("kind", "parent_id", "division_code", *PARTS, "full_text", "police_address_id")
 _DROP = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
 def normalize_address_text(value: str) -> str:
     """Matching form of an address: NFKC (full-width → half-width), no spaces or punctuation,
-    lower-case Latin letters."""
+    lower-case Latin letters; at most TEXT_MAX characters (NFKC can lengthen a text: one ﷺ is
+    eighteen letters)."""
     folded = unicodedata.normalize("NFKC", value)
     # `_DROP` matches exactly the characters `str.isalnum` refuses: an address with nothing to
     # drop (most are) skips the regex, which costs ~6 µs on a long CJK text.
-    return (folded if folded.isalnum() else _DROP.sub("", folded)).lower()
+    return (folded if folded.isalnum() else _DROP.sub("", folded)).lower()[:TEXT_MAX]
 
 
 def point_sql(lng: float, lat: float) -> ColumnElement[Any]:
@@ -101,6 +104,8 @@ def prepare(caller: Caller, data: dict[str, Any], current: RowMapping | None) ->
         full = merged.get("full_text") or "".join(str(merged[p]) for p in PARTS if merged.get(p))
         if not full:
             raise InvalidInput({"full_text": ["Give the full text or its parts."]})
+        if len(full) > TEXT_MAX:
+            raise InvalidInput({"full_text": [PARTS_TOO_LONG]})
         values["full_text"] = full
         values["normalized_text"] = normalize_address_text(full)
     warnings = []
