@@ -43,7 +43,9 @@ _F, _M, _H = Exposure.FULL, Exposure.MASKED, Exposure.HIDDEN
 #   tables, not people: masked.
 # - Special-population extensions (correction, drug use, mental illness, ...): the most sensitive
 #   data here. Workers do the follow-up visits and dispatchers assign and supervise them, so both
-#   see them; admins do not (HIDDEN, and no reveal).
+#   see them; admins do not (HIDDEN, and no reveal). What a visit or follow-up plan records
+#   about the person (content, state, measures, where they were found, notes) is the same case
+#   data (`server.registry.services.work.CASE_FIELDS`).
 # - House owners' identity (name, ID, phone of a third party): masked for all working roles.
 # - Birth dates: digits 7-14 of a citizen ID are the birth date, exactly what the ID's mask
 #   hides; a birth date in full beside a masked ID is the full ID. The year is shown (ages,

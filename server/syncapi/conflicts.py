@@ -23,6 +23,7 @@ from server.registry.services import personal
 from server.registry.services.addresses import normalize_address_text
 from server.registry.services.incidents import show_party
 from server.registry.services.records import Caller, in_scope
+from server.registry.services.work import CASE_FIELDS
 from server.registry.validators import check_mobile
 from server.syncapi.access import authorizer
 from server.syncapi.hooks import build_registry
@@ -171,6 +172,10 @@ def _show(role: Role, record_type: str, column: str | None, value: JSON) -> JSON
         # Correction, drug use, mental illness: withheld whole, even which person the row is
         # about (its `person_id`), as pulls withhold it (`present._special`).
         return None
+    if column in CASE_FIELDS.get(record_type, ()) and not personal.may_see(
+        role, FieldClass.SPECIAL_POPULATION
+    ):
+        return None  # a visit's or plan's case data, as the web API withholds it
     if column is None:
         if not isinstance(value, dict):
             return value

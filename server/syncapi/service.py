@@ -19,6 +19,7 @@ from server.hierarchy.scope import Scope, resolve_scope
 from server.privacy.masking import FieldClass
 from server.registry.services import personal
 from server.registry.services.records import Caller
+from server.registry.services.work import CASE_FIELDS, CASE_REFUSED
 from server.syncapi.access import authorizer
 from server.syncapi.conflicts import listed_once, wire_field
 from server.syncapi.duplicates import flag_possible_duplicates
@@ -105,6 +106,9 @@ def push_batch(principal: Principal, wire: Sequence[Op], app_version: str | None
         for t in translations:
             if t.op.record_type == "person_special_population":
                 t.errors["_op"] = ["Your role may not record special populations."]
+            for name in CASE_FIELDS.get(t.op.record_type, ()):
+                if t.op.fields.get(name) is not None:
+                    t.errors[name] = [CASE_REFUSED]
     by_fields = {id(t.op.fields): t for t in translations}
     device = Device(principal.device_id, principal.user_id, app_version)
     with _transaction() as conn:

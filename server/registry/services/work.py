@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import RowMapping
 
 from server.auth.models import User, UserStatus
-from server.errors import InvalidInput
+from server.errors import Forbidden, InvalidInput
 from server.extensions import db
 from server.hierarchy.models import Grid
+from server.privacy.masking import FieldClass
 from server.registry.models import (
     Address,
     FollowUpPlan,
@@ -24,6 +25,7 @@ from server.registry.models import (
     Visit,
 )
 from server.registry.schemas.work import FollowUpPlanIn, TaskIn, VisitIn
+from server.registry.services import personal
 from server.registry.services.addresses import point_sql
 from server.registry.services.records import (
     Caller,
@@ -109,10 +111,30 @@ def present_tasks(caller: Caller, rows: Sequence[RowMapping]) -> list[dict[str, 
 
 
 VISIT_FIELDS = ("visited_at", "form", "content", "state", "measures", "photo_sha256")
+# What a visit or a follow-up plan says about the person followed up (their state, what was
+# done, where they were found): special-population case data, for the roles that work the case.
+CASE_FIELDS = {"visit": ("content", "state", "measures", "point"), "follow_up_plan": ("notes",)}
+CASE_REFUSED = "Your role may not record follow-up case data."
+
+
+def _refuse_case_data(caller: Caller, record_type: str, data: Mapping[str, Any]) -> None:
+    if personal.may_see(caller.role, FieldClass.SPECIAL_POPULATION):
+        return
+    sent = [name for name in CASE_FIELDS[record_type] if data.get(name) is not None]
+    if sent:
+        raise Forbidden(CASE_REFUSED)
+
+
+def _case_shown(caller: Caller, record_type: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The body with its case data null for a role that may not see special populations."""
+    if personal.may_see(caller.role, FieldClass.SPECIAL_POPULATION):
+        return body
+    return {**body, **dict.fromkeys(CASE_FIELDS[record_type])}
 
 
 def prepare_visit(caller: Caller, data: dict[str, Any], current: RowMapping | None) -> Prepared:
     """Column values for a visit; the person must be visible (the visit follows their grid)."""
+    _refuse_case_data(caller, "visit", data)
     values = {k: data[k] for k in VISIT_FIELDS if k in data}
     if current is None:
         values.setdefault("photo_sha256", [])
@@ -127,13 +149,17 @@ def prepare_visit(caller: Caller, data: dict[str, Any], current: RowMapping | No
 def present_visits(caller: Caller, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
     """Visits (their GPS points are whereabouts: reads are audited)."""
     return [
-        {
-            **base_fields(row),
-            "person_id": str(row["person_id"]),
-            **{k: jsonable(row[k]) for k in VISIT_FIELDS},
-            "photo_sha256": list(row["photo_sha256"] or []),
-            "point": row["point"],
-        }
+        _case_shown(
+            caller,
+            "visit",
+            {
+                **base_fields(row),
+                "person_id": str(row["person_id"]),
+                **{k: jsonable(row[k]) for k in VISIT_FIELDS},
+                "photo_sha256": list(row["photo_sha256"] or []),
+                "point": row["point"],
+            },
+        )
         for row in rows
     ]
 
@@ -143,6 +169,7 @@ PLAN_FIELDS = ("cycle", "next_due", "notes")
 
 def prepare_plan(caller: Caller, data: dict[str, Any], current: RowMapping | None) -> Prepared:
     """Column values for a follow-up plan."""
+    _refuse_case_data(caller, "follow_up_plan", data)
     values = {k: data[k] for k in PLAN_FIELDS if k in data}
     if "person_id" in data:
         reference(caller, Person.__table__, data["person_id"], "person_id")
@@ -153,11 +180,15 @@ def prepare_plan(caller: Caller, data: dict[str, Any], current: RowMapping | Non
 def present_plans(caller: Caller, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
     """Follow-up plans."""
     return [
-        {
-            **base_fields(row),
-            "person_id": str(row["person_id"]),
-            **{k: jsonable(row[k]) for k in PLAN_FIELDS},
-        }
+        _case_shown(
+            caller,
+            "follow_up_plan",
+            {
+                **base_fields(row),
+                "person_id": str(row["person_id"]),
+                **{k: jsonable(row[k]) for k in PLAN_FIELDS},
+            },
+        )
         for row in rows
     ]
 
