@@ -270,3 +270,21 @@ def test_a_text_that_nfkc_lengthens_is_kept_and_matched_by_its_first_300_charact
         {"id": response.get_json()["id"]},
     )
     assert len(matching) == 300
+
+
+@pytest.mark.parametrize(
+    ("entity", "field"), [("houses", "tenant_count"), ("organizations", "staff_count")]
+)
+def test_a_count_is_a_whole_number_not_one_truncated(
+    client: FlaskClient, world: RegistryWorld, entity: str, field: str
+) -> None:
+    worker = world.headers["worker_a"]
+    record = create_record(client, worker, entity, IN_A)
+    for value in (2.7, "3"):
+        response = client.raw.patch(
+            f"/api/v1/{entity}/{record['id']}",
+            json={"expected_version": record["version"], field: value},
+            headers=worker,
+        )
+        assert response.status_code == 422
+        assert field in response.get_json()["errors"]

@@ -23,7 +23,9 @@ class HouseIn(RecordSchema):
     owner_id_number = fields.String(allow_none=True)
     owner_phone = fields.String(allow_none=True)
     occupancy = code_field("occupancy", required=True)
-    tenant_count = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=10_000))
+    tenant_count = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=0, max=10_000)
+    )
     rent_start = fields.Date(allow_none=True)
     rent_end = fields.Date(allow_none=True)
     hazard_type = code_field("hazard_type", allow_none=True)

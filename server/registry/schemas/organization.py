@@ -23,7 +23,9 @@ class OrganizationIn(RecordSchema):
     legal_representative = text(50)
     address_id = fields.UUID(required=True)
     phone = fields.String(allow_none=True, validate=PHONE)
-    staff_count = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=1_000_000))
+    staff_count = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=0, max=1_000_000)
+    )
     is_key_unit = fields.Boolean()
     security_officer = text(50)
     security_officer_phone = fields.String(allow_none=True)
