@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from server.extensions import db
 from tests.factories import auth_headers, citizen_id, make_registry_world
-from tests.test_syncapi_push_pull import address_op, pull, push, resolve, stamp
+from tests.test_syncapi_push_pull import address_op, pull, push, resolve, stamp, sync_op
 
 PHONE = "13912345678"
 
@@ -274,15 +274,9 @@ def test_a_passport_number_comes_masked_and_a_phone_sending_it_back_keeps_it(
     (pulled,) = [c for c in pull(client, phone, cursor)["changes"] if c["record_type"] == "person"]
     shown = pulled["record"]["overseas"]
     assert shown == {"nationality": "GBR", "passport_number": "*****5432"}
-    patch = {
-        "op_id": str(uuid.uuid4()),
-        "record_type": "person",
-        "record_id": person["record_id"],
-        "kind": "patch",
-        "stamp": stamp(1),
-        "base_version": pulled["version"],
-        "fields": {"overseas": {**shown, "nationality": "IRL"}},
-    }
+    edited = {**shown, "nationality": "IRL"}
+    patch = sync_op("person", person["record_id"], "patch", pulled["version"], overseas=edited)
+    patch["stamp"] = stamp(1)
     (result,) = push(client, phone, patch)
     assert result["status"] == "applied"
     stored = db.session.scalar(
