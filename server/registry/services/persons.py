@@ -163,8 +163,9 @@ def _special_rows(person_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str,
 
 
 def _birth(role: Role, born: date | None) -> dict[str, Any]:
-    """`birth_date` in full only to a role that sees ID numbers in full (the date is the part of
-    a citizen ID its mask hides), `birth_year` to any role the date is not hidden from."""
+    """`birth_date` in full only to a role the policy shows birth dates in full (none by default:
+    the date is the part of a citizen ID its mask hides), `birth_year` to any role the date is
+    not hidden from."""
     seen = exposure(role, FieldClass.BIRTH_DATE)
     return {
         "birth_date": jsonable(born) if seen is Exposure.FULL else None,
