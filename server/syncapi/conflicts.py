@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -126,22 +127,19 @@ def _travels_with_another(record_type: str, column: str | None) -> bool:
     return _sealed(record_type, column)[1] or (record_type, column) in DERIVED
 
 
-def _derives(row: Any) -> bool:
-    """Whether `row`'s field is one a derived column is made from."""
-    return any(
-        record_type == row.record_type and field == row.field
-        for (record_type, _), (field, _) in DERIVED.items()
-    )
+def _derived_columns(row: Any) -> dict[str, Callable[[str], str]]:
+    """The columns derived from `row`'s field, with how each is made from it."""
+    return {
+        column: derive
+        for (record_type, column), (field, derive) in DERIVED.items()
+        if record_type == row.record_type and field == row.field
+    }
 
 
 def _derived_from(row: Any, how: How, written: JSON) -> tuple[dict[str, JSON], list[uuid.UUID]]:
     """The derived columns a resolution of `row`'s field writes with it (none for keep), and the
     open conflicts of those columns raised by the same op, which close with it."""
-    columns = {
-        column: derive
-        for (record_type, column), (field, derive) in DERIVED.items()
-        if record_type == row.record_type and field == row.field
-    }
+    columns = _derived_columns(row)
     if not columns or row.kind not in ("field", "update_vs_delete"):
         return {}, []
     also: dict[str, JSON] = {}
@@ -383,7 +381,7 @@ def resolve(
             hash_value = keyed_hash(normalized, spec.context) if normalized else None
         elif how is How.EDIT and row.field:
             edit_value = _edit_value(row.record_type, row.field, value)
-            if _derives(row) and not (isinstance(edit_value, str) and edit_value.strip()):
+            if _derived_columns(row) and not (isinstance(edit_value, str) and edit_value.strip()):
                 # What the column is derived from is required, as in the web API.
                 raise InvalidInput({row.field: ["Give the full text or its parts."]})
         written = edit_value if how is How.EDIT else losing_value(row)

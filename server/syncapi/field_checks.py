@@ -11,7 +11,6 @@ writes the messages. So the answers, messages included, are marshmallow's.
 from __future__ import annotations
 
 import functools
-import math
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,7 +20,12 @@ from marshmallow import Schema, fields, validate
 
 from geo.geometry import Extent
 from server.registry.models.common import SERVER_FIELDS
-from server.registry.schemas.common import DEFAULT_EXTENT, PointField, RecordSchema
+from server.registry.schemas.common import (
+    DEFAULT_EXTENT,
+    PointField,
+    RecordSchema,
+    finite_number,
+)
 
 Check = Callable[[Any], bool]
 
@@ -113,16 +117,6 @@ def _boolean(value: Any) -> Any:
 @functools.lru_cache(maxsize=8)
 def _extent(text: str) -> Extent:
     return Extent.parse(text)
-
-
-def finite_number(value: Any) -> bool:
-    """A JSON number that is not a boolean, NaN or infinite, and that a float can hold."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer beyond a float's range, like 2**1100
-        return False
 
 
 def _point(value: Any) -> Any:

@@ -9,7 +9,6 @@ and its error is handed to the record type's `validate` hook, which rejects the 
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError
 from marshmallow import fields as schema_fields
 
+from server.registry.schemas.common import finite_number
 from server.registry.services import personal
 from server.registry.services.addresses import (
     PARTS,
@@ -25,7 +25,7 @@ from server.registry.services.addresses import (
     normalize_address_text,
 )
 from server.registry.services.incidents import seal_party
-from server.syncapi.field_checks import FieldChecks, finite_number
+from server.syncapi.field_checks import FieldChecks, as_uuid
 from server.syncapi.record_types import BY_NAME, Sealed, SyncType
 from server.syncapi.sealing import keyed_hash, seal_stable
 from sync.ops import JSON, Op, OpKind
@@ -240,12 +240,8 @@ def translate(op: Op, shapes: dict[str, _Shape] | None = None) -> Translation:
 
 def _canonical_id(value: JSON) -> JSON:
     """An id's canonical text; anything that is not an id is left for the schema check."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return value
+    found = as_uuid(value) if isinstance(value, str) else None
+    return str(found) if found is not None else value
 
 
 def _with_fields(op: Op, fields: dict[str, JSON], stamps: dict[str, str]) -> Op:

@@ -44,11 +44,13 @@ def district_extent() -> Extent:
     return Extent.parse(str(current_app.config.get("DISTRICT_EXTENT") or DEFAULT_EXTENT))
 
 
-def _finite(number: float) -> bool:
-    """A finite number a float can hold (an integer like 2**1100 cannot)."""
+def finite_number(value: Any) -> bool:
+    """A JSON number that is not a boolean, NaN or infinite, and that a float can hold."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
     try:
-        return math.isfinite(number)
-    except OverflowError:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond a float's range, like 2**1100
         return False
 
 
@@ -64,8 +66,7 @@ class PointField(fields.Field):  # type: ignore[type-arg]
         if (
             not isinstance(coords, list | tuple)
             or len(coords) != 2
-            or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords)
-            or not all(_finite(c) for c in coords)
+            or not all(finite_number(c) for c in coords)
         ):
             raise ValidationError("Coordinates are two finite numbers: [lng, lat].")
         lng, lat = float(coords[0]), float(coords[1])

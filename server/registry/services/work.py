@@ -120,8 +120,7 @@ CASE_REFUSED = "Your role may not record follow-up case data."
 def _refuse_case_data(caller: Caller, record_type: str, data: Mapping[str, Any]) -> None:
     if personal.may_see(caller.role, FieldClass.SPECIAL_POPULATION):
         return
-    sent = [name for name in CASE_FIELDS[record_type] if data.get(name) is not None]
-    if sent:
+    if any(data.get(name) is not None for name in CASE_FIELDS[record_type]):
         raise Forbidden(CASE_REFUSED)
 
 
