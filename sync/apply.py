@@ -129,21 +129,15 @@ def placement_columns(prepared: PreparedOp, location: Location | None) -> dict[s
 
 
 def new_row(
-    prepared: PreparedOp,
-    location: Location | None,
-    device: Device,
-    now: datetime,
-    audit: Mapping[str, JSON] | None = None,
-    placed: Mapping[str, JSON] | None = None,
+    prepared: PreparedOp, location: Location | None, device: Device, now: datetime
 ) -> dict[str, JSON]:
-    """The document a create inserts: the op's fields, the audit columns and its placement
-    (`audit` and `placed` when the caller made them already, once for many ops)."""
+    """The document a create inserts: the op's fields, the audit columns and its placement."""
     op = prepared.op
     return {
         **op.fields,
-        **(audit if audit is not None else audit_columns(device, now)),
+        **audit_columns(device, now),
         "id": str(op.record_id),
-        **(placed if placed is not None else placement_columns(prepared, location)),
+        **placement_columns(prepared, location),
     }
 
 

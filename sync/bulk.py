@@ -5,7 +5,8 @@ since the phone saw them. Such an op needs no merge decision beyond "write the f
 differ": a create of an id nobody has, or a patch whose base version is the record's current
 version, of a record no other op of the batch touches. All of them go in together: one write
 context carrying each record's op id and stamps (the tracking triggers read them per row), one
-INSERT … SELECT FROM jsonb_populate_recordset per record type and column set, one UPDATE … FROM
+INSERT … SELECT FROM jsonb_populate_recordset per record type, column set and location (the
+audit and placement columns the group shares travel once, not in every row), one UPDATE … FROM
 likewise, all in one savepoint. If any statement fails (a constraint one op breaks, or a
 concurrent batch that took an id first), the savepoint is rolled back and those ops take the
 per-op path instead, where each is answered on its own.
@@ -19,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 import sqlalchemy as sa
 
 from sync import records
@@ -28,7 +30,6 @@ from sync.apply import (
     PreparedOp,
     RecordState,
     audit_columns,
-    new_row,
     placement_columns,
     server_changes,
 )
@@ -38,13 +39,17 @@ from sync.registry import Location, Registry
 
 Key = tuple[str, uuid.UUID]
 Group = tuple[str, tuple[str, ...]]
+# An insert group: record type, the rows' own columns, and the columns every row of the group
+# shares (audit and placement, as sorted JSON: one group per location).
+InsertGroup = tuple[str, tuple[str, ...], bytes]
 
 
 @dataclass
 class _Plan:
-    """The statements to run: rows by (record type, column set), and the answers once done."""
+    """The statements to run: rows by group, and the answers once done."""
 
-    inserts: dict[Group, list[dict[str, JSON]]]
+    inserts: dict[InsertGroup, list[dict[str, JSON]]]
+    shared: dict[InsertGroup, dict[str, JSON]]
     updates: dict[Group, list[dict[str, JSON]]]
     context_rows: dict[str, JSON]
     answers: dict[uuid.UUID, Applied]
@@ -90,12 +95,12 @@ def _plan(
     now: datetime,
 ) -> _Plan:
     touches = Counter((p.record_type.name, p.op.record_id) for p in batch)
-    plan = _Plan({}, {}, {}, {})
+    plan = _Plan({}, {}, {}, {}, {})
     audit = audit_columns(device, now)
-    # The batch's creates share a few locations: their columns are made once per location.
-    placements: dict[tuple[str, int], dict[str, JSON]] = {}
+    # The batch's creates share a few locations: their shared columns are made once per location.
+    placements: dict[tuple[str, int], tuple[dict[str, JSON], bytes]] = {}
     # Rows mostly carry their columns in one order: each order is sorted once.
-    groups: dict[tuple[str, tuple[str, ...]], Group] = {}
+    groups: dict[tuple[str, tuple[str, ...], bytes], InsertGroup] = {}
     for p in batch:
         key = (p.record_type.name, p.op.record_id)
         allowed = access.get(p.op.op_id, Access.NEVER)
@@ -108,17 +113,23 @@ def _plan(
             placed_key = (p.record_type.name, id(location))
             placed = placements.get(placed_key)
             if placed is None:
-                placed = placements[placed_key] = placement_columns(p, location)
-            row = new_row(p, location, device, now, audit, placed)
-            seen = (p.record_type.name, tuple(row))
+                common = {**audit, **placement_columns(p, location)}
+                placed = placements[placed_key] = (
+                    common,
+                    orjson.dumps(common, option=orjson.OPT_SORT_KEYS),
+                )
+            shared, shared_key = placed
+            row = {**p.op.fields, "id": str(p.op.record_id)}
+            seen = (p.record_type.name, tuple(row), shared_key)
             group = groups.get(seen)
             if group is None:
-                group = groups[seen] = (p.record_type.name, tuple(sorted(row)))
+                group = groups[seen] = (p.record_type.name, tuple(sorted(row)), shared_key)
+                plan.shared[group] = shared
             plan.inserts.setdefault(group, []).append(row)
             plan.context_rows[str(p.op.record_id)] = _row_context(p, p.op.fields)
             result = OpResult(p.op.op_id, Status.APPLIED, version=1, flags=flags)
             # No other op of the batch touches this record: its field history is not needed.
-            plan.answers[p.op.op_id] = Applied(result, RecordState(row))
+            plan.answers[p.op.op_id] = Applied(result, RecordState({**row, **shared}))
         elif _plain_patch(p, state, device):
             doc = state.doc
             assert doc is not None
@@ -132,8 +143,8 @@ def _plan(
                     "updated_by": str(device.user_id),
                     "version": version,
                 }
-                group = (p.record_type.name, tuple(sorted(row)))
-                plan.updates.setdefault(group, []).append({**row, "id": str(p.op.record_id)})
+                columns = (p.record_type.name, tuple(sorted(row)))
+                plan.updates.setdefault(columns, []).append({**row, "id": str(p.op.record_id)})
                 plan.context_rows[str(p.op.record_id)] = _row_context(p, outcome.writes)
                 doc = {**doc, **row}
             result = OpResult(p.op.op_id, Status.APPLIED, version=version, flags=flags)
@@ -164,13 +175,13 @@ def apply_plain(
             if plan.context_rows:
                 records.set_write_context(conn, context)
             # Registry order: a record type's anchors are inserted before it.
-            for group in sorted(plan.inserts, key=lambda g: (order[g[0]], g[1])):
+            for group in sorted(plan.inserts, key=lambda g: (order[g[0]], g[1], g[2])):
                 rows = plan.inserts[group]
-                done = records.insert_rows(conn, types[group[0]], list(rows))
+                done = records.insert_rows(conn, types[group[0]], rows, plan.shared[group])
                 assert done == len(rows)
-            for group in sorted(plan.updates, key=lambda g: (order[g[0]], g[1])):
-                rows = plan.updates[group]
-                done = records.update_rows(conn, types[group[0]], list(rows))
+            for changed in sorted(plan.updates, key=lambda g: (order[g[0]], g[1])):
+                rows = plan.updates[changed]
+                done = records.update_rows(conn, types[changed[0]], list(rows))
                 assert done == len(rows)
     except (sa.exc.IntegrityError, sa.exc.DataError):
         return {}
