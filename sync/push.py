@@ -135,7 +135,7 @@ def _stored_receipts(
     rows = conn.execute(
         _STORED_RECEIPTS, {"device_id": device_id, "op_ids": records.uuid_array(op_ids)}
     )
-    return {r.op_id: (r.payload_hash, OpResult.from_json(r.result)) for r in rows}
+    return {r.op_id: (r.payload_hash, OpResult.from_receipt(r.op_id, r.result)) for r in rows}
 
 
 def _lock_states(

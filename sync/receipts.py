@@ -64,7 +64,7 @@ def store(
                         {
                             "op_id": ops[i].op_id,
                             "payload_hash": hashes[i],
-                            "result": results[i].to_json(),
+                            "result": results[i].receipt(),
                             "flags": [f.value for f in results[i].flags],
                         }
                         for i in fresh

@@ -225,7 +225,7 @@ def flag_possible_duplicates(
             "device_id": device_id,
             "rows": orjson.dumps(
                 [
-                    {"op_id": r.op_id, "result": r.to_json(), "flags": [f.value for f in r.flags]}
+                    {"op_id": r.op_id, "result": r.receipt(), "flags": [f.value for f in r.flags]}
                     for r in changed
                 ]
             ).decode(),

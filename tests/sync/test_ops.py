@@ -47,3 +47,30 @@ def test_result_survives_a_json_round_trip() -> None:
         flags=(Flag.CLOCK_CLAMPED,),
     )
     assert OpResult.from_json(result.to_json()) == result
+
+
+def test_an_applied_results_receipt_is_its_status_and_version() -> None:
+    result = OpResult(op_id=OP.op_id, status=Status.APPLIED, version=1)
+    assert result.receipt() == {"status": "applied", "version": 1}
+    assert OpResult.from_receipt(OP.op_id, result.receipt()) == result
+
+
+def test_a_receipt_keeps_every_member_that_differs_from_its_default() -> None:
+    result = OpResult(
+        op_id=OP.op_id,
+        status=Status.REJECTED,
+        reason=Reason.INVALID_FIELDS,
+        field_errors={"title": ["too long"]},
+        current={"title": "x"},
+        conflict_ids=(uuid.uuid4(),),
+        flags=(Flag.POSSIBLE_DUPLICATE,),
+        existing_id=uuid.uuid4(),
+        candidate_ids=(uuid.uuid4(),),
+    )
+    assert "op_id" not in result.receipt()
+    assert OpResult.from_receipt(OP.op_id, result.receipt()) == result
+
+
+def test_a_receipt_stored_whole_still_rebuilds_its_result() -> None:
+    result = OpResult(op_id=OP.op_id, status=Status.MERGED, version=5, current={"title": "y"})
+    assert OpResult.from_receipt(OP.op_id, result.to_json()) == result
