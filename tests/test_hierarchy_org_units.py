@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from shapely import wkt
 from shapely.geometry import mapping
@@ -42,6 +43,14 @@ def test_admin_creates_a_root_new_area(client: FlaskClient) -> None:
     unit = db.session.get(OrgUnit, body["id"])
     assert unit is not None
     assert unit.path == [unit.id]
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\u3000"])
+def test_a_blank_unit_name_is_422_and_nothing_is_stored(client: FlaskClient, blank: str) -> None:
+    response = post_unit(client, level="new_area", name=blank)
+    assert response.status_code == 422
+    assert "name" in response.get_json()["errors"]
+    assert unit_count() == 0
 
 
 def test_child_path_is_the_parents_path_plus_itself(client: FlaskClient) -> None:

@@ -58,6 +58,20 @@ def test_a_draft_naming_a_grid_of_another_community_is_refused(
     assert "grids.0.grid_id" in response.get_json()["errors"]
 
 
+def test_a_drafted_grid_named_only_by_whitespace_is_refused(
+    client: FlaskClient, town: Town
+) -> None:
+    body = border_draft(town)
+    body["grids"][0]["name"] = " \u3000 "
+
+    response = _create(client, town, body)
+
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {
+        "grids": {"0": {"name": ["Must not be empty or only whitespace."]}}
+    }
+
+
 def test_replacing_a_draft_clears_its_validation(client: FlaskClient, town: Town) -> None:
     draft = _create(client, town, border_draft(town)).get_json()
     client.post(f"/api/v1/redraws/{draft['id']}/validate", headers=town.admin)

@@ -46,6 +46,8 @@ SAMPLES: list[tuple[type[Schema], str, Any]] = [
     (OrganizationIn, "is_key_unit", "yes"),
     (OrganizationIn, "phone", "029-88886666"),
     (OrganizationIn, "phone", "88886666"),
+    (OrganizationIn, "name", "秦创原公司"),
+    (OrganizationIn, "name", "\u3000 "),
     (IncidentIn, "occurred_at", "2026-11-20T08:30:00+08:00"),
     (IncidentIn, "parties", [{"name": "张三"}]),
     (HouseIn, "rent_start", "2026-01-01"),

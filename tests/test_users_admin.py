@@ -65,6 +65,19 @@ def test_the_list_filters_by_role(client: FlaskClient, admin: dict[str, str]) ->
     assert [u["id"] for u in response.get_json()["items"]] == [str(worker.id)]
 
 
+def test_a_display_name_of_only_whitespace_is_422_on_create_and_on_update(
+    client: FlaskClient, admin: dict[str, str]
+) -> None:
+    response = client.post(USERS, json=_new_user(display_name="  "), headers=admin)
+    assert response.status_code == 422
+    assert "display_name" in response.get_json()["errors"]
+    user = make_user(display_name="Chen Jie")
+    response = client.patch(f"{USERS}/{user.id}", json={"display_name": "\u3000"}, headers=admin)
+    assert response.status_code == 422
+    db.session.refresh(user)
+    assert user.display_name == "Chen Jie"
+
+
 def test_an_unknown_role_filter_is_422(client: FlaskClient, admin: dict[str, str]) -> None:
     response = client.get(USERS, query_string={"role": "mayor"}, headers=admin)
     assert response.status_code == 422

@@ -9,8 +9,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from server.extensions import BIGINT_MAX
 from server.hierarchy.models import GridKind, OrgLevel
+from server.validation import NOT_BLANK
 
-_NAME = validate.Length(min=1, max=100)
+_NAME = [NOT_BLANK, validate.Length(max=100)]
 
 
 class BBox(fields.Field[tuple[float, float, float, float]]):

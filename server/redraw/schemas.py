@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from server.hierarchy.models import GridKind
+from server.validation import NOT_BLANK
 
 
 class DraftGridSchema(Schema):
@@ -14,7 +15,9 @@ class DraftGridSchema(Schema):
 
     grid_id = fields.UUID(load_default=None, allow_none=True)
     key = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
-    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 100))
+    name = fields.String(
+        load_default=None, allow_none=True, validate=[NOT_BLANK, validate.Length(max=100)]
+    )
     kind = fields.Enum(GridKind, by_value=True, load_default=None, allow_none=True)
     geometry = fields.Dict(required=True)
 

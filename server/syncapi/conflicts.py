@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from server.hierarchy.scope import resolve_scope
 from server.privacy.masking import FieldClass, present
 from server.registry import placement
 from server.registry.placement import FromAnchor, FromPoint
+from server.registry.schemas.person import END_BEFORE_START
 from server.registry.services import personal
 from server.registry.services.addresses import normalize_address_text
 from server.registry.services.incidents import show_party
@@ -76,6 +77,8 @@ REPORTER_IDENTITY = frozenset({"reporter_name", "reporter_phone_enc", "reporter_
 ANONYMOUS_REPORT = "The report is anonymous: it keeps neither the reporter's name nor phone."
 SPECIAL_TYPE = "person_special_population"
 SPECIAL_REFUSED = "Your role may not record special populations."
+# A special population's dates, each with the other it is compared with.
+PERIOD = {"start_date": "end_date", "end_date": "start_date"}
 NO_SUCH_RECORD = "No such record."
 
 
@@ -386,6 +389,7 @@ def resolve(
                 raise InvalidInput({row.field: ["Give the full text or its parts."]})
         written = edit_value if how is How.EDIT else losing_value(row)
         _refuse_naming_anonymous(row, how, written)
+        _refuse_backwards_period(row, how, written)
         if how is not How.KEEP:
             # A take's losing value was judged for the losing phone when pushed; the resolver
             # writes it now, so it must name a record that is live and in their scope now.
@@ -439,6 +443,27 @@ def _refuse_naming_anonymous(row: Any, how: How, written: JSON) -> None:
     )
     if anonymous:
         raise InvalidInput({str(wire_field(row.record_type, row.field)): [ANONYMOUS_REPORT]})
+
+
+def _refuse_backwards_period(row: Any, how: How, written: JSON) -> None:
+    """422 for a special population's date that would put its end before its start, with the
+    other date as stored (the schema compares them only when both are sent)."""
+    if row.record_type != SPECIAL_TYPE or row.field not in PERIOD:
+        return
+    if how is How.KEEP or not isinstance(written, str):
+        return
+    other = PERIOD[row.field]
+    table = BY_NAME[SPECIAL_TYPE].table
+    stored = db.session.scalar(sa.select(table.c[other]).where(table.c.id == row.record_id))
+    if stored is None:
+        return
+    start, end = (
+        (date.fromisoformat(written), stored)
+        if row.field == "start_date"
+        else (stored, date.fromisoformat(written))
+    )
+    if end < start:
+        raise InvalidInput({row.field: [END_BEFORE_START]})
 
 
 def _credit_losing_photos(row: sa.Row[Any], how: How, edit_value: JSON) -> None:

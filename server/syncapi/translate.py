@@ -277,5 +277,15 @@ def schema_errors(sync_type: SyncType, wire: Mapping[str, Any]) -> dict[str, lis
         schema.load(declared, partial=True)
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_op": exc.messages}
-        return {str(k): v if isinstance(v, list) else [str(v)] for k, v in messages.items()}
+        return {str(k): _lines(v) for k, v in messages.items()}
     return {}
+
+
+def _lines(messages: Any, path: str = "") -> list[str]:
+    """A field's messages as plain strings (a push's `field_errors` shape); a nested item's
+    message names its place, `0.name: ...`, where the web API nests `{"0": {"name": [...]}}`."""
+    if isinstance(messages, Mapping):
+        return [line for k, v in messages.items() for line in _lines(v, f"{path}{k}.")]
+    if isinstance(messages, list):
+        return [line for message in messages for line in _lines(message, path)]
+    return [f"{path[:-1]}: {messages}" if path else str(messages)]

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from server.auth.models import Role, UserStatus
 from server.auth.schemas import MAX_PASSWORD_LENGTH, DeviceOut
+from server.validation import NOT_BLANK
 
 MIN_PASSWORD_LENGTH = 10
 # Far beyond any real user count, and far inside PostgreSQL's bigint OFFSET.
@@ -15,7 +16,7 @@ _username = validate.Regexp(
     r"^[A-Za-z0-9._@-]{3,64}\Z", error="Use 3 to 64 letters, digits or . _ @ -."
 )
 _password = validate.Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)
-_display_name = validate.Length(min=1, max=100)
+_display_name = [NOT_BLANK, validate.Length(max=100)]
 
 
 class UserOut(Schema):

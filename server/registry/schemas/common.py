@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, valida
 from geo.geometry import Extent
 from server.extensions import BIGINT_MAX
 from server.registry.models.common import SERVER_FIELDS
+from server.validation import NOT_BLANK
 
 DEFAULT_EXTENT = "108.3,34.0,109.1,34.6"
 SHA256 = validate.Regexp(r"^[0-9a-f]{64}\Z", error="A photo is its lower-case hex SHA-256.")
@@ -90,8 +92,24 @@ def text(max_length: int, **kwargs: Any) -> fields.String:
 
 
 def required_text(max_length: int) -> fields.String:
-    """A required, non-empty string field."""
-    return fields.String(required=True, validate=validate.Length(min=1, max=max_length))
+    """A required, non-blank string field (kept as sent: no trimming)."""
+    return fields.String(required=True, validate=[NOT_BLANK, validate.Length(max=max_length)])
+
+
+class Whole(fields.Nested):
+    """A nested object that replaces what it names (an extension, a party, one row of a set): it
+    is loaded whole even inside a PATCH or a pushed patch, whose partial load would otherwise let
+    it through without its required fields."""
+
+    def _deserialize(
+        self,
+        value: Any,
+        attr: str | None,
+        data: Mapping[str, Any] | None,
+        partial: bool | Sequence[str] | AbstractSet[str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        return super()._deserialize(value, attr, data, partial=False, **kwargs)
 
 
 class RecordSchema(Schema):

@@ -8,6 +8,7 @@ from server.registry.codes import code_field
 from server.registry.schemas.common import (
     PointField,
     RecordSchema,
+    Whole,
     instant,
     photo_list,
     required_text,
@@ -51,6 +52,6 @@ class IncidentIn(RecordSchema):
     address_id = fields.UUID(allow_none=True)
     urgency = code_field("urgency", required=True)
     scale = code_field("incident_scale", allow_none=True)
-    parties = fields.List(fields.Nested(PartyIn), validate=validate.Length(max=50))
-    reporter = fields.Nested(ReporterIn, allow_none=True)
+    parties = fields.List(Whole(PartyIn), validate=validate.Length(max=50))
+    reporter = Whole(ReporterIn, allow_none=True)
     photo_sha256 = photo_list()

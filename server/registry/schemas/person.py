@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from server.registry.codes import code_field
-from server.registry.schemas.common import RecordSchema, required_text, text
+from server.registry.schemas.common import RecordSchema, Whole, required_text, text
 
 SEVERE_MENTAL_ILLNESS = "severe_mental_illness"
+EARLIEST_BIRTH = date(1900, 1, 1)
+# "Today" is the operator's calendar day: a child born this morning in China is still yesterday in
+# UTC. China keeps UTC+8 all year, so a fixed offset needs no time-zone database.
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
+END_BEFORE_START = "Ends before it starts."
+
+
+def _plausible_birth_date(value: date) -> None:
+    """A birth date between 1900-01-01 and today, whatever the ID type (a citizen ID's is also
+    checked against the number by the service)."""
+    if value < EARLIEST_BIRTH:
+        raise ValidationError("Must not be before 1900-01-01.")
+    if value > datetime.now(CHINA_STANDARD_TIME).date():
+        raise ValidationError("Must not be in the future.")
 
 
 class _Strict(Schema):
@@ -64,27 +79,33 @@ class SpecialPopulationIn(_Strict):
         if not severe and data.get("risk_level") is not None:
             raise ValidationError("Only for severe mental illness.", "risk_level")
 
+    @validates_schema
+    def end_not_before_start(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """When both dates are sent, the end is not before the start (a push's patch of one of
+        them is not compared with the stored other)."""
+        start, end = data.get("start_date"), data.get("end_date")
+        if start is not None and end is not None and end < start:
+            raise ValidationError(END_BEFORE_START, "end_date")
+
 
 class PersonIn(RecordSchema):
     """A person; the ID number is validated against sex and birth date in the service."""
 
     id_type = code_field("id_type", required=True)
-    id_number = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    id_number = required_text(40)
     name = required_text(50)
     sex = code_field("sex", required=True)
-    birth_date = fields.Date(allow_none=True)
+    birth_date = fields.Date(allow_none=True, validate=_plausible_birth_date)
     ethnicity = code_field("ethnicity", allow_none=True)
     phone = fields.String(allow_none=True)
     registered_place = text(200)
     address_id = fields.UUID(allow_none=True)
     house_id = fields.UUID(allow_none=True)
     population_type = code_field("population_type", required=True)
-    floating = fields.Nested(FloatingIn, allow_none=True)
-    overseas = fields.Nested(OverseasIn, allow_none=True)
-    left_behind = fields.Nested(LeftBehindIn, allow_none=True)
-    special_populations = fields.List(
-        fields.Nested(SpecialPopulationIn), validate=validate.Length(max=5)
-    )
+    floating = Whole(FloatingIn, allow_none=True)
+    overseas = Whole(OverseasIn, allow_none=True)
+    left_behind = Whole(LeftBehindIn, allow_none=True)
+    special_populations = fields.List(Whole(SpecialPopulationIn), validate=validate.Length(max=5))
 
     @validates_schema
     def one_row_per_category(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -107,7 +128,7 @@ class HouseholdIn(RecordSchema):
     household_number = text(30)
     address_id = fields.UUID(required=True)
     head_person_id = fields.UUID(allow_none=True)
-    members = fields.List(fields.Nested(MemberIn), validate=validate.Length(max=50))
+    members = fields.List(Whole(MemberIn), validate=validate.Length(max=50))
 
     @validates_schema
     def one_row_per_member(self, data: dict[str, Any], **kwargs: Any) -> None:
