@@ -15,7 +15,7 @@ from typing import Any
 from psycopg import sql
 from sqlalchemy import select, update
 
-from server.auth.models import Role, User
+from server.auth.models import Role, User, UserStatus
 from server.demo.base_rows import HOUSEHOLDS_PER_GRID, Rows, grid_rows
 from server.demo.district import AnySession, demo_id
 from server.demo.layout import DEMO_SEED, plan_district
@@ -142,10 +142,16 @@ def load_base_data(
     if session.scalar(select(Address.id).limit(1)) is not None:
         return {}
     plan = plan_district(seed)
+    # A grid's tasks go to one of its active workers (the only users who may hold them).
     workers: dict[uuid.UUID, uuid.UUID] = {}
     for grid_id, user_id in session.execute(
         select(GridAssignment.grid_id, GridAssignment.user_id)
-        .where(GridAssignment.valid_to.is_(None))
+        .join(User, User.id == GridAssignment.user_id)
+        .where(
+            GridAssignment.valid_to.is_(None),
+            User.role == Role.WORKER,
+            User.status == UserStatus.ACTIVE,
+        )
         .order_by(GridAssignment.grid_id, GridAssignment.user_id)
     ):
         workers.setdefault(grid_id, user_id)
@@ -159,8 +165,8 @@ def load_base_data(
         grid_id = demo_id("grid", grid.code)
         if grid_id not in paths:
             continue
-        worker = workers.get(grid_id, admin)
-        grid_rows(rng, rows, grid, worker, households_per_grid, paths[grid_id])
+        worker = workers.get(grid_id)
+        grid_rows(rng, rows, grid, worker or admin, households_per_grid, paths[grid_id], worker)
     for table in COLUMNS:
         _copy(session, table, rows.tables[table])
     placement.place_everything(bump=False)

@@ -126,13 +126,20 @@ def grid_rows(
     rng: random.Random,
     rows: Rows,
     grid: GridPlan,
-    worker: uuid.UUID | None,
+    creator: uuid.UUID | None,
     households: int,
     grid_path: list[uuid.UUID],
+    assignee: uuid.UUID | None = None,
 ) -> None:
-    """Every demo row of one grid."""
+    """Every demo row of one grid, written by `creator`; its tasks go to `assignee`, an active
+    worker of the grid (a grid without one gets no tasks)."""
     grid_id = demo_id("grid", grid.code)
-    who = {"created_by": worker, "updated_by": worker, "grid_id": grid_id, "scope_path": grid_path}
+    who = {
+        "created_by": creator,
+        "updated_by": creator,
+        "grid_id": grid_id,
+        "scope_path": grid_path,
+    }
     street_name = rng.choice(STREETS)
     street_id = _uuid(rng)
     centre = grid.geom.representative_point()
@@ -245,7 +252,7 @@ def grid_rows(
                 people.append((person_id, house_id))
     _organizations(rng, rows, who, org_doors)
     _incidents(rng, rows, who, door_points[doors + ORGANIZATIONS_PER_GRID :])
-    if worker is not None:
+    if assignee is not None:
         for _ in range(TASKS_PER_GRID):
             person_id, _house = rng.choice(people)
             rows.add(
@@ -255,7 +262,7 @@ def grid_rows(
                     "id": _uuid(rng),
                     "task_type": "verify",
                     "title": "核实人口信息",
-                    "assignee_id": worker,
+                    "assignee_id": assignee,
                     "target_type": "person",
                     "target_id": person_id,
                     "due_at": REPORTED_FROM + timedelta(days=rng.randrange(30, 60)),

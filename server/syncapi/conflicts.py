@@ -21,13 +21,14 @@ from server.privacy.masking import FieldClass, present
 from server.registry import placement
 from server.registry.placement import FromAnchor, FromPoint
 from server.registry.schemas.person import END_BEFORE_START
-from server.registry.services import personal
+from server.registry.services import personal, task_rules
 from server.registry.services.addresses import normalize_address_text
 from server.registry.services.incidents import show_party
 from server.registry.services.records import Caller, in_scope
 from server.registry.services.work import CASE_FIELDS
 from server.registry.validators import check_mobile
 from server.syncapi.access import authorizer
+from server.syncapi.field_checks import as_uuid
 from server.syncapi.hooks import build_registry
 from server.syncapi.record_types import BY_NAME, SYNC_TYPES, Sealed, SyncType
 from server.syncapi.sealing import keyed_hash, open_stored, seal_stable
@@ -390,6 +391,7 @@ def resolve(
         written = edit_value if how is How.EDIT else losing_value(row)
         _refuse_naming_anonymous(row, how, written)
         _refuse_backwards_period(row, how, written)
+        _refuse_unfit_assignee(row, how, written)
         if how is not How.KEEP:
             # A take's losing value was judged for the losing phone when pushed; the resolver
             # writes it now, so it must name a record that is live and in their scope now.
@@ -464,6 +466,19 @@ def _refuse_backwards_period(row: Any, how: How, written: JSON) -> None:
     )
     if end < start:
         raise InvalidInput({row.field: [END_BEFORE_START]})
+
+
+def _refuse_unfit_assignee(row: Any, how: How, written: JSON) -> None:
+    """422 for a task's assignee that may not hold it (`task_rules`), as a web write or a push
+    of that assignee is refused: the inbox is a third way to give a task to someone."""
+    if row.record_type != "task" or row.field != "assignee_id" or how is How.KEEP:
+        return
+    assignee = as_uuid(written)
+    table = BY_NAME["task"].table
+    grid_id = db.session.scalar(sa.select(table.c.grid_id).where(table.c.id == row.record_id))
+    holders = task_rules.worker_grids([assignee] if assignee else [])
+    if not task_rules.may_hold(assignee, grid_id, holders):
+        raise InvalidInput({"assignee_id": [task_rules.ASSIGNEE_REFUSED]})
 
 
 def _credit_losing_photos(row: sa.Row[Any], how: How, edit_value: JSON) -> None:

@@ -34,6 +34,7 @@ from server.syncapi.hooks import (
 )
 from server.syncapi.present import present_docs, present_snapshot, snapshot_columns
 from server.syncapi.record_types import BY_NAME
+from server.syncapi.tasks import task_refusals
 from server.syncapi.translate import Translation, translate
 from sync.access import Device
 from sync.errors import BatchTooLarge, InvalidCursor
@@ -115,6 +116,7 @@ def push_batch(principal: Principal, wire: Sequence[Op], app_version: str | None
         points = grids_at_points(conn, (t.op.fields.get("point") for t in translations))
         restore_shown_numbers(conn, translations, principal.role)
         refusals = duplicate_id_numbers(conn, translations, caller)
+        refusals.update(task_refusals(conn, translations, caller))
         registry = build_registry(by_fields, points, refusals)
         refuse_moves_out(conn, translations, scope, points)
         try:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import RowMapping
 
-from server.auth.models import User, UserStatus
+from server.auth.models import Role
 from server.errors import Forbidden, InvalidInput
 from server.extensions import db
 from server.hierarchy.models import Grid
@@ -25,7 +26,7 @@ from server.registry.models import (
     Visit,
 )
 from server.registry.schemas.work import FollowUpPlanIn, TaskIn, VisitIn
-from server.registry.services import personal
+from server.registry.services import personal, task_rules
 from server.registry.services.addresses import point_sql
 from server.registry.services.records import (
     Caller,
@@ -35,6 +36,7 @@ from server.registry.services.records import (
     jsonable,
     reference,
 )
+from server.registry.services.task_rules import TaskWrite
 
 TASKS: Table = Task.__table__
 VISITS: Table = Visit.__table__
@@ -78,23 +80,44 @@ def _task_grid(caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
     return {"grid_id": grid_id, "scope_path": path}
 
 
+def _locked_holder(task_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID | None]:
+    """The task's assignee and grid, its row locked: the holder judged is the one the update
+    writes over, even if a reassignment committed since the record was read."""
+    row = db.session.execute(
+        select(TASKS.c.assignee_id, TASKS.c.grid_id).where(TASKS.c.id == task_id).with_for_update()
+    ).one()
+    return row.assignee_id, row.grid_id
+
+
+def _keep_assignment_rules(caller: Caller, write: TaskWrite, grid_id: uuid.UUID | None) -> None:
+    """403 for a write a worker may not make; 422 on `assignee_id` for someone who may not
+    hold a task of `grid_id` (`task_rules`)."""
+    if caller.role == Role.WORKER:
+        refusal = task_rules.worker_refusal(caller.principal.user_id, write)
+        if refusal is not None:
+            raise Forbidden(next(iter(refusal.values()))[0])
+    if task_rules.gives_task(write):
+        holders = task_rules.worker_grids([write.assignee] if write.assignee else [])
+        if not task_rules.may_hold(write.assignee, grid_id, holders):
+            raise InvalidInput({"assignee_id": [task_rules.ASSIGNEE_REFUSED]})
+
+
 def prepare_task(caller: Caller, data: dict[str, Any], current: RowMapping | None) -> Prepared:
-    """Column values for a task write; target and grid are fixed at creation."""
+    """Column values for a task write; target and grid are fixed at creation, and the write
+    keeps the assignment rules (`task_rules`)."""
     values = {k: data[k] for k in TASK_FIELDS if k in data}
     if current is None:
         values.update(_task_grid(caller, data))
-        if values.setdefault("status", "assigned") != "assigned":
-            raise InvalidInput({"status": ["A new task is assigned."]})
+        held_by, grid_id = None, values["grid_id"]
     else:
         for name in FIXED_TASK_FIELDS:
             if name in data:
                 raise InvalidInput({name: ["Fixed when the task is created."]})
-    if "assignee_id" in data:
-        active = db.session.scalar(
-            select(User.id).where(User.id == data["assignee_id"], User.status == UserStatus.ACTIVE)
-        )
-        if active is None:
-            raise InvalidInput({"assignee_id": ["No such active user."]})
+        held_by, grid_id = _locked_holder(current["id"])
+    write = TaskWrite(held_by, data.get("assignee_id"), data.get("status"))
+    _keep_assignment_rules(caller, write, grid_id)
+    if current is None and values.setdefault("status", "assigned") != "assigned":
+        raise InvalidInput({"status": ["A new task is assigned."]})
     status = data.get("status")
     if current is not None and status is not None and status != current["status"]:
         if status == "signed":
@@ -102,6 +125,17 @@ def prepare_task(caller: Caller, data: dict[str, Any], current: RowMapping | Non
         elif status == "done":
             values["done_at"] = func.now()
     return Prepared(values)
+
+
+def refuse_worker_delete(caller: Caller, task_id: uuid.UUID) -> None:
+    """A worker may not delete a task (403). Runs inside the delete's transaction, so the
+    refusal rolls the tombstone back; a push refuses the same delete before it is applied."""
+    if caller.role == Role.WORKER:
+        refusal = task_rules.worker_refusal(
+            caller.principal.user_id, TaskWrite(None, deleting=True)
+        )
+        assert refusal is not None
+        raise Forbidden(next(iter(refusal.values()))[0])
 
 
 def present_tasks(caller: Caller, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
@@ -200,6 +234,7 @@ TASK_RESOURCE = Resource(
     prepare=prepare_task,
     present=present_tasks,
     location_field="target_id",
+    on_delete=refuse_worker_delete,
     # Tasks name people (title, a person as target, where to visit whom): reads are audited.
     placed=False,
 )
