@@ -291,10 +291,19 @@ def push(
     *,
     limits: PushLimits | None = None,
     now: datetime | None = None,
+    sent: Sequence[bytes] | None = None,
 ) -> list[OpResult]:
-    """Apply a batch of ops from one device; return one result per op, in order."""
+    """Apply a batch of ops from one device; return one result per op, in order.
+
+    `sent`: the ops' canonical bytes as the device sent them, when the caller has since filled in
+    values the device could only send back as it was shown them (masked). They are what the
+    payload hashes and the byte limit are taken of, so a replay hashes the same whatever is
+    stored by then.
+    """
     limits = limits or PushLimits()
-    canonical = [canonical_bytes(op) for op in ops]
+    canonical = list(sent) if sent is not None else [canonical_bytes(op) for op in ops]
+    if len(canonical) != len(ops):
+        raise ValueError("one canonical form per op")
     check_limits(ops, limits, [len(c) for c in canonical])
     now = now or datetime.now(UTC)
     now_ms = int(now.timestamp() * 1000)

@@ -283,3 +283,42 @@ def test_a_passport_number_comes_masked_and_a_phone_sending_it_back_keeps_it(
         text("SELECT overseas FROM persons WHERE id = :id"), {"id": person["record_id"]}
     )
     assert stored == {"nationality": "IRL", "passport_number": passport}
+
+
+def test_a_replayed_patch_that_sent_a_passport_number_back_masked_answers_as_before(
+    client: FlaskClient,
+) -> None:
+    """The push restores the stored number into the op; its payload hash is still the op as
+    sent, so a replay after someone changed the number gets the stored answer, not
+    `op_id_reused`, and changes nothing."""
+    world = make_registry_world()
+    phone = world.headers["worker_a"]
+    cursor = pull(client, phone)["cursor"]
+    address = address_op()
+    person = person_op(
+        address["record_id"],
+        "E98765432",
+        id_type="414",
+        population_type="03",
+        overseas={"nationality": "GBR", "passport_number": "E98765432"},
+    )
+    push(client, phone, address, person)
+    (pulled,) = [c for c in pull(client, phone, cursor)["changes"] if c["record_type"] == "person"]
+    edited = {**pulled["record"]["overseas"], "nationality": "IRL"}
+    patch = sync_op("person", person["record_id"], "patch", pulled["version"], overseas=edited)
+    patch["stamp"] = stamp(1)
+    (first,) = push(client, phone, patch)
+    assert first["status"] == "applied"
+    renewed = {"nationality": "IRL", "passport_number": "E11112222"}
+    response = client.patch(
+        f"/api/v1/persons/{person['record_id']}",
+        json={"expected_version": first["version"], "overseas": renewed},
+        headers=world.headers["worker_a"],
+    )
+    assert response.status_code == 200, response.get_json()
+    (replayed,) = push(client, phone, patch)
+    assert replayed == first
+    stored = db.session.scalar(
+        text("SELECT overseas FROM persons WHERE id = :id"), {"id": person["record_id"]}
+    )
+    assert stored == {"nationality": "IRL", "passport_number": "E11112222"}

@@ -39,7 +39,7 @@ from server.syncapi.translate import Translation, translate
 from sync.access import Device
 from sync.errors import BatchTooLarge, InvalidCursor
 from sync.health import failure, record_failures
-from sync.ops import Op, OpResult, Reason
+from sync.ops import Op, OpResult, Reason, canonical_bytes
 from sync.pull import pull
 from sync.push import PushLimits, check_limits, push
 from sync.slices import grid_summaries, snapshot
@@ -112,6 +112,9 @@ def push_batch(principal: Principal, wire: Sequence[Op], app_version: str | None
                     t.errors[name] = [CASE_REFUSED]
     by_fields = {id(t.op.fields): t for t in translations}
     device = Device(principal.device_id, principal.user_id, app_version)
+    # Hashed as sent: restoring a number sent back masked must not change the op's payload hash,
+    # or a replay after someone changed that number would be refused as a reused op id.
+    sent = [canonical_bytes(t.op) for t in translations]
     with _transaction() as conn:
         points = grids_at_points(conn, (t.op.fields.get("point") for t in translations))
         restore_shown_numbers(conn, translations, principal.role)
@@ -127,6 +130,7 @@ def push_batch(principal: Principal, wire: Sequence[Op], app_version: str | None
                 authorizer(principal, scope),
                 [t.op for t in translations],
                 limits=limits(),
+                sent=sent,
             )
         except BatchTooLarge as error:
             raise _too_large(error) from None
