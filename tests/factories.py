@@ -10,7 +10,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from server.auth.models import Role, User
+from server.auth.models import Role, User, UserStatus
 from server.auth.passwords import hash_password
 from server.extensions import db
 from server.hierarchy.codes import next_grid_code
@@ -267,6 +267,22 @@ def make_registry_world() -> RegistryWorld:
     assign_dispatcher(users["dispatcher_b"], town_b)
     headers = {name: auth_headers(user) for name, user in users.items()}
     return RegistryWorld(tree, town_b, community_b, grid_a, grid_b, headers, users)
+
+
+# Users of `make_task_world` who may not hold a task of grid A.
+NOT_WORKERS_OF_A = ["auditor", "admin", "dispatcher_a", "worker_b", "worker_none", "disabled_a"]
+
+
+def make_task_world() -> RegistryWorld:
+    """`make_registry_world` with a second worker of grid A (`worker_a2`) and a disabled worker
+    still assigned to it (`disabled_a`)."""
+    world = make_registry_world()
+    world.users["worker_a2"] = make_user(Role.WORKER)
+    assign_worker(world.users["worker_a2"], world.grid_a)
+    world.headers["worker_a2"] = auth_headers(world.users["worker_a2"])
+    world.users["disabled_a"] = make_user(Role.WORKER, status=UserStatus.DISABLED)
+    assign_worker(world.users["disabled_a"], world.grid_a)
+    return world
 
 
 REGISTRY_ENTITIES = (

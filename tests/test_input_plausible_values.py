@@ -103,10 +103,9 @@ def test_a_special_population_may_end_on_the_day_it_starts(
     assert response.status_code == 200
 
 
-def test_a_pushed_special_population_ending_before_it_starts_is_rejected_on_its_end_date(
-    client: FlaskClient, world: RegistryWorld
-) -> None:
-    worker = world.headers["worker_a"]
+def _special_population_from(**dates: str) -> tuple[str, list[dict[str, Any]]]:
+    """The ops creating a door, a passport holder behind it and a special population of theirs
+    with `dates`; the special population's id."""
     address = address_op()
     person = person_op(address["record_id"], "E12345678", id_type=PASSPORT)
     special_id = str(uuid.uuid4())
@@ -117,8 +116,16 @@ def test_a_pushed_special_population_ending_before_it_starts_is_rejected_on_its_
         None,
         person_id=person["record_id"],
         category="drug_user",
-        start_date="2024-06-01",
+        **dates,
     )
+    return special_id, [address, person, created]
+
+
+def test_a_pushed_special_population_ending_before_it_starts_is_rejected_on_its_end_date(
+    client: FlaskClient, world: RegistryWorld
+) -> None:
+    worker = world.headers["worker_a"]
+    special_id, creates = _special_population_from(start_date="2024-06-01")
     backwards = sync_op(
         "person_special_population",
         special_id,
@@ -127,7 +134,7 @@ def test_a_pushed_special_population_ending_before_it_starts_is_rejected_on_its_
         start_date="2024-06-01",
         end_date="2024-05-31",
     )
-    results = push(client, worker, address, person, created, backwards)
+    results = push(client, worker, *creates, backwards)
     assert [r["status"] for r in results[:3]] == ["applied"] * 3
     assert _rejected_on(results[3]) == {"end_date": [END_BEFORE_START]}
     stored = db.session.scalar(
@@ -140,19 +147,8 @@ def test_a_resolution_may_not_put_a_special_populations_end_before_its_stored_st
     client: FlaskClient, world: RegistryWorld
 ) -> None:
     worker = world.headers["worker_a"]
-    address = address_op()
-    person = person_op(address["record_id"], "E12345678", id_type=PASSPORT)
-    special_id = str(uuid.uuid4())
-    created = sync_op(
-        "person_special_population",
-        special_id,
-        "create",
-        None,
-        person_id=person["record_id"],
-        category="drug_user",
-        start_date="2024-06-01",
-    )
-    push(client, worker, address, person, created)
+    special_id, creates = _special_population_from(start_date="2024-06-01")
+    push(client, worker, *creates)
     # Stamped first, pushed last: the second phone's end date loses, and a take would write it.
     backwards = sync_op("person_special_population", special_id, "patch", 1, end_date="2024-05-01")
     later = sync_op("person_special_population", special_id, "patch", 1, end_date="2024-07-01")
@@ -264,18 +260,21 @@ def test_required_text_that_is_only_whitespace_is_422_on_its_field(
     assert response.get_json()["errors"] == {field: [BLANK]}
 
 
-def test_an_incident_party_named_only_by_whitespace_is_422(
-    client: FlaskClient, world: RegistryWorld
+@pytest.mark.parametrize(
+    ("party", "message"), [({"name": "\u3000"}, BLANK), ({"role": "申请人"}, REQUIRED)]
+)
+def test_an_incident_party_patched_in_blank_or_without_a_name_is_422(
+    client: FlaskClient, world: RegistryWorld, party: dict[str, str], message: str
 ) -> None:
     worker = world.headers["worker_a"]
     incident = create_record(client, worker, "incidents", IN_A)
     response = client.raw.patch(
         f"/api/v1/incidents/{incident['id']}",
-        json={"expected_version": incident["version"], "parties": [{"name": "\u3000"}]},
+        json={"expected_version": incident["version"], "parties": [party]},
         headers=worker,
     )
     assert response.status_code == 422
-    assert response.get_json()["errors"] == {"parties": {"0": {"name": [BLANK]}}}
+    assert response.get_json()["errors"] == {"parties": {"0": {"name": [message]}}}
 
 
 def test_a_pushed_incident_party_named_only_by_whitespace_is_rejected_naming_its_place(
@@ -283,20 +282,6 @@ def test_a_pushed_incident_party_named_only_by_whitespace_is_rejected_naming_its
 ) -> None:
     (result,) = push(client, world.headers["worker_a"], incident_op(parties=[{"name": " "}]))
     assert _rejected_on(result) == {"parties": [f"0.name: {BLANK}"]}
-
-
-def test_a_party_patched_in_without_a_name_is_422(
-    client: FlaskClient, world: RegistryWorld
-) -> None:
-    worker = world.headers["worker_a"]
-    incident = create_record(client, worker, "incidents", IN_A)
-    response = client.raw.patch(
-        f"/api/v1/incidents/{incident['id']}",
-        json={"expected_version": incident["version"], "parties": [{"role": "申请人"}]},
-        headers=worker,
-    )
-    assert response.status_code == 422
-    assert response.get_json()["errors"] == {"parties": {"0": {"name": [REQUIRED]}}}
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from server.auth.models import Role, UserStatus
 from server.extensions import db
 from server.registry.models import Task
 from server.registry.services.task_rules import (
@@ -21,29 +20,16 @@ from server.registry.services.task_rules import (
     OWN_TASKS_ONLY,
 )
 from tests.factories import (
+    NOT_WORKERS_OF_A,
     RegistryWorld,
-    assign_worker,
-    auth_headers,
     create_record,
-    make_registry_world,
-    make_user,
+    make_task_world,
 )
 
 
 @pytest.fixture
 def world(app: Any) -> RegistryWorld:
-    world = make_registry_world()
-    # A second worker of grid A, and a disabled worker still assigned to it.
-    world.users["worker_a2"] = make_user(Role.WORKER)
-    assign_worker(world.users["worker_a2"], world.grid_a)
-    world.headers["worker_a2"] = auth_headers(world.users["worker_a2"])
-    world.users["disabled_a"] = make_user(Role.WORKER, status=UserStatus.DISABLED)
-    assign_worker(world.users["disabled_a"], world.grid_a)
-    return world
-
-
-# Users who may not hold a task of grid A.
-NOT_WORKERS_OF_A = ["auditor", "admin", "dispatcher_a", "worker_b", "worker_none", "disabled_a"]
+    return make_task_world()
 
 
 def _task(client: FlaskClient, world: RegistryWorld, assignee: str = "worker_a") -> Any:

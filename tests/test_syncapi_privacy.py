@@ -255,14 +255,13 @@ def test_an_admin_may_not_delete_special_populations_over_sync(client: FlaskClie
     assert deleted is None
 
 
-def test_a_passport_number_comes_masked_and_a_phone_sending_it_back_keeps_it(
-    client: FlaskClient,
-) -> None:
-    world = make_registry_world()
-    phone = world.headers["worker_a"]
+def _passport_holder_as_pulled(
+    client: FlaskClient, phone: dict[str, str], passport: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Push a door and a passport holder behind it; the person's op and the person as the phone
+    then pulls it."""
     cursor = pull(client, phone)["cursor"]
     address = address_op()
-    passport = "E98765432"
     person = person_op(
         address["record_id"],
         passport,
@@ -271,7 +270,18 @@ def test_a_passport_number_comes_masked_and_a_phone_sending_it_back_keeps_it(
         overseas={"nationality": "GBR", "passport_number": passport},
     )
     push(client, phone, address, person)
-    (pulled,) = [c for c in pull(client, phone, cursor)["changes"] if c["record_type"] == "person"]
+    changes = pull(client, phone, cursor)["changes"]
+    (pulled,) = [c for c in changes if c["record_type"] == "person"]
+    return person, pulled
+
+
+def test_a_passport_number_comes_masked_and_a_phone_sending_it_back_keeps_it(
+    client: FlaskClient,
+) -> None:
+    world = make_registry_world()
+    phone = world.headers["worker_a"]
+    passport = "E98765432"
+    person, pulled = _passport_holder_as_pulled(client, phone, passport)
     shown = pulled["record"]["overseas"]
     assert shown == {"nationality": "GBR", "passport_number": "*****5432"}
     edited = {**shown, "nationality": "IRL"}
@@ -293,17 +303,7 @@ def test_a_replayed_patch_that_sent_a_passport_number_back_masked_answers_as_bef
     `op_id_reused`, and changes nothing."""
     world = make_registry_world()
     phone = world.headers["worker_a"]
-    cursor = pull(client, phone)["cursor"]
-    address = address_op()
-    person = person_op(
-        address["record_id"],
-        "E98765432",
-        id_type="414",
-        population_type="03",
-        overseas={"nationality": "GBR", "passport_number": "E98765432"},
-    )
-    push(client, phone, address, person)
-    (pulled,) = [c for c in pull(client, phone, cursor)["changes"] if c["record_type"] == "person"]
+    person, pulled = _passport_holder_as_pulled(client, phone, "E98765432")
     edited = {**pulled["record"]["overseas"], "nationality": "IRL"}
     patch = sync_op("person", person["record_id"], "patch", pulled["version"], overseas=edited)
     patch["stamp"] = stamp(1)

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from server.auth.models import Role, UserStatus
+from server.auth.models import Role
 from server.extensions import db
 from server.registry.models import Task
 from server.registry.services.task_rules import (
@@ -26,28 +26,20 @@ from server.registry.services.task_rules import (
 )
 from tests.factories import (
     IN_B,
+    NOT_WORKERS_OF_A,
     RegistryWorld,
     assign_worker,
     auth_headers,
     create_record,
-    make_registry_world,
+    make_task_world,
     make_user,
 )
 from tests.test_syncapi_push_pull import address_op, push, resolve, stamp, sync_op
 
-NOT_WORKERS_OF_A = ["auditor", "admin", "dispatcher_a", "worker_b", "worker_none", "disabled_a"]
-
 
 @pytest.fixture
 def world(app: Any) -> RegistryWorld:
-    world = make_registry_world()
-    # A second worker of grid A, and a disabled worker still assigned to it.
-    world.users["worker_a2"] = make_user(Role.WORKER)
-    assign_worker(world.users["worker_a2"], world.grid_a)
-    world.headers["worker_a2"] = auth_headers(world.users["worker_a2"])
-    world.users["disabled_a"] = make_user(Role.WORKER, status=UserStatus.DISABLED)
-    assign_worker(world.users["disabled_a"], world.grid_a)
-    return world
+    return make_task_world()
 
 
 def _address(client: FlaskClient, world: RegistryWorld, where: Any = None) -> str:
@@ -58,21 +50,15 @@ def _address(client: FlaskClient, world: RegistryWorld, where: Any = None) -> st
 
 
 def _create_op(target: str, assignee: uuid.UUID, **fields: Any) -> dict[str, Any]:
-    return {
-        "op_id": str(uuid.uuid4()),
-        "record_type": "task",
-        "record_id": str(uuid.uuid4()),
-        "kind": "create",
-        "stamp": stamp(),
-        "fields": {
-            "task_type": "verify",
-            "title": "核实门牌",
-            "assignee_id": str(assignee),
-            "target_type": "address",
-            "target_id": target,
-            **fields,
-        },
+    """A create of a task to verify the door `target`, given to `assignee`."""
+    task = {
+        "task_type": "verify",
+        "title": "核实门牌",
+        "assignee_id": str(assignee),
+        "target_type": "address",
+        "target_id": target,
     }
+    return sync_op("task", str(uuid.uuid4()), "create", None, **{**task, **fields})
 
 
 def _task(client: FlaskClient, world: RegistryWorld, assignee: str = "worker_a") -> Any:
