@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from marshmallow import ValidationError
-from marshmallow.fields import Nested
 
 from server.auth.models import Role, User
 from server.auth.principal import Principal
@@ -20,23 +17,17 @@ from server.hierarchy.scope import resolve_scope
 from server.privacy.masking import FieldClass, present
 from server.registry import placement
 from server.registry.placement import FromAnchor, FromPoint
-from server.registry.schemas.person import END_BEFORE_START
-from server.registry.services import personal, task_rules
+from server.registry.services import personal
 from server.registry.services.addresses import normalize_address_text
 from server.registry.services.incidents import show_party
 from server.registry.services.records import Caller, in_scope
 from server.registry.services.work import CASE_FIELDS
 from server.registry.validators import check_mobile
-from server.syncapi.access import authorizer
-from server.syncapi.field_checks import as_uuid
+from server.syncapi import resolution_checks as checks
 from server.syncapi.hooks import build_registry
-from server.syncapi.record_types import BY_NAME, SYNC_TYPES, Sealed, SyncType
+from server.syncapi.record_types import BY_NAME, SYNC_TYPES, Sealed
 from server.syncapi.sealing import keyed_hash, open_stored, seal_stable
-from server.syncapi.translate import _ewkt, schema_errors, sealed_parties
-from sync import hlc, references
-from sync.apply import PreparedOp
-from sync.ops import JSON, Op, OpKind
-from sync.registry import Registry
+from sync.ops import JSON
 from sync.resolve import CannotResolve, ConflictNotOpen, How, losing_value, resolve_conflict
 from sync.tables import conflicts
 
@@ -74,13 +65,8 @@ REPORTER_PHONE = Sealed(
 DERIVED = {("address", "normalized_text"): ("full_text", normalize_address_text)}
 # An anonymous report keeps neither name nor phone (the registry's rule): a resolution may not
 # write either while the report is anonymous.
-REPORTER_IDENTITY = frozenset({"reporter_name", "reporter_phone_enc", "reporter_phone_hash"})
-ANONYMOUS_REPORT = "The report is anonymous: it keeps neither the reporter's name nor phone."
 SPECIAL_TYPE = "person_special_population"
 SPECIAL_REFUSED = "Your role may not record special populations."
-# A special population's dates, each with the other it is compared with.
-PERIOD = {"start_date": "end_date", "end_date": "start_date"}
-NO_SUCH_RECORD = "No such record."
 
 
 class ConflictClosed(Conflict):
@@ -285,62 +271,6 @@ def _item(role: Role, r: Any) -> dict[str, Any]:
     }
 
 
-def _composite_part(sync_type: SyncType, column: str, value: JSON) -> JSON:
-    """One column of a composite wire field (an incident's `reporter_name`), checked by the
-    nested schema the push checks the whole field with; errors are named by the column."""
-    for wire, columns in sync_type.composite.items():
-        if column not in columns:
-            continue
-        nested = sync_type.schema().fields[wire]
-        assert isinstance(nested, Nested)
-        part = column.removeprefix(f"{wire}_")
-        try:
-            loaded = nested.schema.load({part: value}, partial=True)
-        except ValidationError as exc:
-            messages = exc.messages.get(part) if isinstance(exc.messages, dict) else None
-            raise InvalidInput({column: messages or exc.messages}) from None
-        return loaded.get(part, value)
-    return value
-
-
-def _edit_value(record_type: str, column: str, value: JSON) -> JSON:
-    sync_type = BY_NAME[record_type]
-    errors = schema_errors(sync_type, {column: value}) if column in sync_type.wire_fields else {}
-    if errors:
-        raise InvalidInput(errors)
-    if (record_type, column) == ("incident", "parties"):
-        return sealed_parties(value)
-    if column == "point":
-        return _ewkt(value)
-    return _composite_part(sync_type, column, value)
-
-
-def _check_reference(caller: Caller, registry: Registry, row: Any, value: JSON) -> None:
-    """A reference written by a resolution obeys the push's rules (`sync.references`): the
-    record it names exists, is live and is in the resolver's scope; otherwise a 422 on the field."""
-    record_type = registry.get(row.record_type)
-    if record_type is None or row.field is None:
-        return
-    now = datetime.now(UTC)
-    stamp = hlc.server_stamp(int(now.timestamp() * 1000)).encode()
-    op = Op(
-        uuid.uuid4(), row.record_type, row.record_id, OpKind.PATCH, stamp, 0, {row.field: value}
-    )
-    prepared = PreparedOp(op, record_type, stamp, {}, now, ())
-    found = references.pointers([prepared])
-    if not found:
-        return  # not a reference column, null, or not an id (the schema check's business)
-    targets = references.lookup(db.session.connection(), registry, found)
-    if any((p.reference.target, p.target_id) not in targets for p in found):
-        raise InvalidInput({row.field: [NO_SUCH_RECORD]})
-    checks = references.access_checks(found, targets)
-    access = authorizer(caller.principal, caller.scope)(checks) if checks else {}
-    verdicts = references.judge([prepared], found, targets, access, {})
-    refused = verdicts.refused.get(op.op_id)
-    if refused:
-        raise InvalidInput(refused)
-
-
 def resolve(
     principal: Principal, conflict_id: uuid.UUID, action: str, value: JSON
 ) -> dict[str, Any]:
@@ -384,18 +314,18 @@ def resolve(
             edit_value = seal_stable(normalized, spec.context) if normalized else None
             hash_value = keyed_hash(normalized, spec.context) if normalized else None
         elif how is How.EDIT and row.field:
-            edit_value = _edit_value(row.record_type, row.field, value)
+            edit_value = checks.edit_value(row.record_type, row.field, value)
             if _derived_columns(row) and not (isinstance(edit_value, str) and edit_value.strip()):
                 # What the column is derived from is required, as in the web API.
                 raise InvalidInput({row.field: ["Give the full text or its parts."]})
         written = edit_value if how is How.EDIT else losing_value(row)
-        _refuse_naming_anonymous(row, how, written)
-        _refuse_backwards_period(row, how, written)
-        _refuse_unfit_assignee(row, how, written)
+        checks.refuse_naming_anonymous(row, how, written, wire_field(row.record_type, row.field))
+        checks.refuse_backwards_period(row, how, written)
+        checks.refuse_unfit_assignee(row, how, written)
         if how is not How.KEEP:
             # A take's losing value was judged for the losing phone when pushed; the resolver
             # writes it now, so it must name a record that is live and in their scope now.
-            _check_reference(caller, registry, row, written)
+            checks.check_reference(caller, registry, row, written)
         also, companions = _derived_from(row, how, written)
         if spec is not None and spec.hash and sibling is not None:
             companions.append(sibling.id)
@@ -431,54 +361,6 @@ def resolve(
         db.session.rollback()
         raise
     return {"id": str(conflict_id), "status": "resolved", "version": resolution.version}
-
-
-def _refuse_naming_anonymous(row: Any, how: How, written: JSON) -> None:
-    """422 for a reporter name or phone written onto a report that is anonymous now."""
-    if row.record_type != "incident" or row.field not in REPORTER_IDENTITY:
-        return
-    if how is How.KEEP or written is None:
-        return
-    incidents = BY_NAME["incident"].table
-    anonymous = db.session.scalar(
-        sa.select(incidents.c.reporter_anonymous).where(incidents.c.id == row.record_id)
-    )
-    if anonymous:
-        raise InvalidInput({str(wire_field(row.record_type, row.field)): [ANONYMOUS_REPORT]})
-
-
-def _refuse_backwards_period(row: Any, how: How, written: JSON) -> None:
-    """422 for a special population's date that would put its end before its start, with the
-    other date as stored (the schema compares them only when both are sent)."""
-    if row.record_type != SPECIAL_TYPE or row.field not in PERIOD:
-        return
-    if how is How.KEEP or not isinstance(written, str):
-        return
-    other = PERIOD[row.field]
-    table = BY_NAME[SPECIAL_TYPE].table
-    stored = db.session.scalar(sa.select(table.c[other]).where(table.c.id == row.record_id))
-    if stored is None:
-        return
-    start, end = (
-        (date.fromisoformat(written), stored)
-        if row.field == "start_date"
-        else (stored, date.fromisoformat(written))
-    )
-    if end < start:
-        raise InvalidInput({row.field: [END_BEFORE_START]})
-
-
-def _refuse_unfit_assignee(row: Any, how: How, written: JSON) -> None:
-    """422 for a task's assignee that may not hold it (`task_rules`), as a web write or a push
-    of that assignee is refused: the inbox is a third way to give a task to someone."""
-    if row.record_type != "task" or row.field != "assignee_id" or how is How.KEEP:
-        return
-    assignee = as_uuid(written)
-    table = BY_NAME["task"].table
-    grid_id = db.session.scalar(sa.select(table.c.grid_id).where(table.c.id == row.record_id))
-    holders = task_rules.worker_grids([assignee] if assignee else [])
-    if not task_rules.may_hold(assignee, grid_id, holders):
-        raise InvalidInput({"assignee_id": [task_rules.ASSIGNEE_REFUSED]})
 
 
 def _credit_losing_photos(row: sa.Row[Any], how: How, edit_value: JSON) -> None:
