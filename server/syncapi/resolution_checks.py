@@ -134,9 +134,6 @@ def refuse_unfit_assignee(row: Any, how: How, written: JSON) -> None:
     of that assignee is refused: the inbox is a third way to give a task to someone."""
     if row.record_type != "task" or row.field != "assignee_id" or how is How.KEEP:
         return
-    assignee = as_uuid(written)
     table = BY_NAME["task"].table
     grid_id = db.session.scalar(sa.select(table.c.grid_id).where(table.c.id == row.record_id))
-    holders = task_rules.worker_grids([assignee] if assignee else [])
-    if not task_rules.may_hold(assignee, grid_id, holders):
-        raise InvalidInput({"assignee_id": [task_rules.ASSIGNEE_REFUSED]})
+    task_rules.check_holder(as_uuid(written), grid_id)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from server.errors import InvalidInput
 from server.extensions import db
 from sync.records import uuid_array
 
@@ -82,6 +83,14 @@ def worker_grids(assignees: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUI
         for user_id, grid_id in rows:
             found.setdefault(user_id, set()).add(grid_id)
     return found
+
+
+def check_holder(assignee: uuid.UUID | None, grid_id: uuid.UUID | None) -> None:
+    """422 on `assignee_id` unless `assignee` may hold a task of `grid_id` (one task's write;
+    a push judges its whole batch with `WORKER_GRIDS_SQL` and `may_hold`)."""
+    holders = worker_grids([assignee] if assignee else [])
+    if not may_hold(assignee, grid_id, holders):
+        raise InvalidInput({"assignee_id": [ASSIGNEE_REFUSED]})
 
 
 def may_hold(

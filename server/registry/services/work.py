@@ -97,9 +97,7 @@ def _keep_assignment_rules(caller: Caller, write: TaskWrite, grid_id: uuid.UUID 
         if refusal is not None:
             raise Forbidden(next(iter(refusal.values()))[0])
     if task_rules.gives_task(write):
-        holders = task_rules.worker_grids([write.assignee] if write.assignee else [])
-        if not task_rules.may_hold(write.assignee, grid_id, holders):
-            raise InvalidInput({"assignee_id": [task_rules.ASSIGNEE_REFUSED]})
+        task_rules.check_holder(write.assignee, grid_id)
 
 
 def prepare_task(caller: Caller, data: dict[str, Any], current: RowMapping | None) -> Prepared:
