@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
+import psycopg
 import sqlalchemy as sa
 
 from sync import records
@@ -42,6 +45,7 @@ Group = tuple[str, tuple[str, ...]]
 # An insert group: record type, the rows' own columns, and the columns every row of the group
 # shares (audit and placement, as sorted JSON: one group per location).
 InsertGroup = tuple[str, tuple[str, ...], bytes]
+_SAVEPOINT = "sync_fast_path"
 
 
 @dataclass
@@ -152,6 +156,17 @@ def _plan(
     return plan
 
 
+class PlainApply:
+    """The fast path of one batch: `answers` holds the results of the ops it applies, by op id.
+    Inside `apply_plain`'s block they are what its statements, still running, will have done;
+    after the block, what they did (empty if a statement failed: then nothing of them was
+    written)."""
+
+    def __init__(self, answers: dict[uuid.UUID, Applied]) -> None:
+        self.answers = answers
+
+
+@contextmanager
 def apply_plain(
     conn: sa.Connection,
     registry: Registry,
@@ -161,28 +176,50 @@ def apply_plain(
     locations: Mapping[uuid.UUID, Location],
     device: Device,
     now: datetime,
-) -> dict[uuid.UUID, Applied]:
-    """Apply the batch's plain creates and patches together; their results by op id (none if
-    a statement failed, and then nothing of them was written)."""
+) -> Iterator[PlainApply]:
+    """Apply the batch's plain creates and patches together.
+
+    The statements are sent in pipeline mode and the block runs while the database executes
+    them: the caller can do work that needs no database meanwhile (it must not use `conn`
+    inside the block). They run in a savepoint, rolled back if any of them fails.
+    """
     plan = _plan(batch, states, access, locations, device, now)
+    applied = PlainApply(plan.answers)
     if not plan.answers:
-        return {}
+        yield applied
+        return
     types = {t.name: t for t in registry}
     order = {t.name: n for n, t in enumerate(registry)}
     context: dict[str, JSON] = {"device_id": str(device.device_id), "rows": plan.context_rows}
-    try:
-        with conn.begin_nested():
+    raw = records.driver(conn)
+    sent: list[tuple[psycopg.Cursor[Any], int]] = []
+    # A statement's error may surface while later ones are sent, or at the sync.
+    with raw.pipeline() as pipeline:
+        try:
+            raw.execute(f"SAVEPOINT {_SAVEPOINT}")
             if plan.context_rows:
-                records.set_write_context(conn, context)
+                records.send_write_context(conn, context)
             # Registry order: a record type's anchors are inserted before it.
             for group in sorted(plan.inserts, key=lambda g: (order[g[0]], g[1], g[2])):
                 rows = plan.inserts[group]
-                done = records.insert_rows(conn, types[group[0]], rows, plan.shared[group])
-                assert done == len(rows)
+                cursor = records.insert_rows(conn, types[group[0]], rows, plan.shared[group])
+                sent.append((cursor, len(rows)))
             for changed in sorted(plan.updates, key=lambda g: (order[g[0]], g[1])):
                 rows = plan.updates[changed]
-                done = records.update_rows(conn, types[changed[0]], list(rows))
-                assert done == len(rows)
-    except (sa.exc.IntegrityError, sa.exc.DataError):
-        return {}
-    return plan.answers
+                sent.append((records.update_rows(conn, types[changed[0]], list(rows)), len(rows)))
+        except (psycopg.errors.IntegrityError, psycopg.errors.DataError):
+            applied.answers = {}
+        yield applied  # an error of the caller's block propagates from here, nothing caught
+        try:
+            pipeline.sync()  # waits for every statement
+        except (psycopg.errors.IntegrityError, psycopg.errors.DataError):
+            applied.answers = {}
+        except psycopg.errors.PipelineAborted:
+            if applied.answers:  # no failed statement was seen: not ours to handle
+                raise
+    if not applied.answers:
+        raw.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        return
+    if any(cursor.rowcount != expected for cursor, expected in sent):
+        raise RuntimeError("the fast path wrote another number of rows than it planned")
+    raw.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")

@@ -23,6 +23,7 @@ from sync.access import Access, AccessCheck, AuthorizeFn, Device
 from sync.apply import Applied, PreparedOp, RecordState, apply_op
 from sync.errors import BatchTooLarge
 from sync.ops import (
+    JSON,
     Flag,
     Op,
     OpKind,
@@ -311,7 +312,7 @@ def push(
     conn.execute(
         sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(str(device.device_id), 0)))
     )
-    hashes = [hash_canonical(c) for c in canonical]
+    hashes = _PayloadHashes(canonical)
     stamp_cache: StampCache = {}
     stored = _stored_receipts(conn, device.device_id, [op.op_id for op in ops])
     results: list[OpResult | None] = [None] * len(ops)
@@ -348,9 +349,17 @@ def push(
     )
     if pointed:
         batch = references.settle(batch, pointed, targets, states, access, results)
-    fast = bulk.apply_plain(
+    planned: dict[int, tuple[OpResult, dict[str, JSON]]] = {}
+    with bulk.apply_plain(
         conn, registry, [p for _, p in batch], states, access, locations, device, now
-    )
+    ) as plain:
+        # The database runs the fast path's statements meanwhile: build the receipts of the ops
+        # it answers (kept if it succeeds), with the payload hashes they carry.
+        for i, prepared in batch:
+            done = plain.answers.get(prepared.op.op_id)
+            if done is not None:
+                planned[i] = (done.result, receipts.row(ops[i], hashes[i], done.result))
+    fast = plain.answers
     for i, prepared in batch:
         op = prepared.op
         key = (prepared.record_type.name, op.record_id)
@@ -390,5 +399,28 @@ def push(
             assert first is not None
             results[i] = OpResult(op.op_id, Status.DUPLICATE, version=first.version)
     final = [r for r in results if r is not None]
-    receipts.store(conn, device, ops, hashes, final, first_index, rejects, now)
+    fresh = {}
+    for i in first_index.values():
+        ready = planned.get(i)
+        fresh[i] = (
+            ready[1]
+            if ready and ready[0] is final[i]
+            else receipts.row(ops[i], hashes[i], final[i])
+        )
+    receipts.store(conn, device, ops, final, fresh, rejects, now)
     return final
+
+
+class _PayloadHashes:
+    """Each op's payload hash, taken when first asked for: a batch needs few before it is
+    applied (only for op ids seen before), the rest while its writes run."""
+
+    def __init__(self, canonical: Sequence[bytes]) -> None:
+        self._canonical = canonical
+        self._hashes: dict[int, str] = {}
+
+    def __getitem__(self, index: int) -> str:
+        found = self._hashes.get(index)
+        if found is None:
+            found = self._hashes[index] = hash_canonical(self._canonical[index])
+        return found

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sync import records
 from sync.access import Device
 from sync.health import KEPT_FAILURES, MAX_FAILURES_KEPT, failure
-from sync.ops import Op, OpResult, Status
+from sync.ops import JSON, Op, OpResult, Status
 from sync.tables import rejected_ops
 
 _INSERT_RECEIPTS = sa.text(
@@ -39,19 +39,28 @@ _PUSH_STATE = sa.text(
 )
 
 
+def row(op: Op, payload_hash: str, result: OpResult) -> dict[str, JSON]:
+    """An op's receipt as `store` writes it."""
+    return {
+        "op_id": op.op_id,
+        "payload_hash": payload_hash,
+        "result": result.receipt(),
+        "flags": [f.value for f in result.flags],
+    }
+
+
 def store(
     conn: sa.Connection,
     device: Device,
     ops: Sequence[Op],
-    hashes: Sequence[str],
     results: Sequence[OpResult],
-    first_index: Mapping[uuid.UUID, int],
+    fresh: Mapping[int, dict[str, JSON]],
     rejects: list[tuple[Op, OpResult]],
     now: datetime,
 ) -> None:
-    """Store receipts, keep rejected payloads, record device health: a few set-based writes."""
+    """Store receipts (`fresh`: the op index and `row` of each op run for the first time), keep
+    rejected payloads, record device health: a few set-based writes."""
     records.set_write_context(conn, None)
-    fresh = sorted(first_index.values())
     if fresh:
         # One statement for all receipts (an executemany is a round trip per row).
         conn.execute(
@@ -59,21 +68,11 @@ def store(
             {
                 "device_id": device.device_id,
                 "at": now,
-                "rows": orjson.dumps(
-                    [
-                        {
-                            "op_id": ops[i].op_id,
-                            "payload_hash": hashes[i],
-                            "result": results[i].receipt(),
-                            "flags": [f.value for f in results[i].flags],
-                        }
-                        for i in fresh
-                    ]
-                ).decode(),
+                "rows": orjson.dumps([fresh[i] for i in sorted(fresh)]).decode(),
             },
         )
     rejects = rejects + [
-        (ops[i], results[i]) for i in fresh if results[i].status is Status.REJECTED
+        (ops[i], results[i]) for i in sorted(fresh) if results[i].status is Status.REJECTED
     ]
     if rejects:
         conn.execute(

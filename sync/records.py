@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import psycopg
 import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 
@@ -94,13 +95,24 @@ def insert_row(
     return dict(row.doc)
 
 
+def driver(conn: sa.Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under `conn`: the same session and transaction, for statements
+    sent in pipeline mode (SQLAlchemy reads each result as it executes)."""
+    raw = conn.connection.driver_connection
+    if not isinstance(raw, psycopg.Connection):
+        raise TypeError("the sync engine runs on psycopg 3")
+    return raw
+
+
 def insert_rows(
     conn: sa.Connection,
     record_type: RecordType,
     docs: Sequence[Mapping[str, JSON]],
     shared: Mapping[str, JSON] | None = None,
-) -> int:
-    """Insert records that all carry the same columns, in one statement; how many it inserted.
+) -> psycopg.Cursor[Any]:
+    """Send one statement inserting records that all carry the same columns; its cursor's
+    `rowcount` is how many it inserted once the statement has run (in pipeline mode: once the
+    pipeline is synced).
 
     Columns a document lacks would be NULL rather than their default, so callers group their
     documents by column set. `shared` holds columns every record takes the same value of (the
@@ -110,35 +122,30 @@ def insert_rows(
     table = quoted_table(conn, record_type.table)
     common = sorted(shared or {})
     cols = sorted(set(docs[0]) - set(common))
-    join = f"CROSS JOIN jsonb_populate_record(NULL::{table}, :shared) AS s " if common else ""
-    rows = conn.execute(
-        sa.text(
-            f"INSERT INTO {table} AS t ({_column_list(conn, [*cols, *common])}) "  # noqa: S608
-            f"SELECT {_column_list(conn, cols, 'r')}"
-            f"{', ' + _column_list(conn, common, 's') if common else ''} "
-            f"FROM jsonb_populate_recordset(NULL::{table}, :docs) AS r {join}ORDER BY r.id"
-        ),
+    join = f"CROSS JOIN jsonb_populate_record(NULL::{table}, %(shared)s) AS s " if common else ""
+    return driver(conn).execute(
+        f"INSERT INTO {table} AS t ({_column_list(conn, [*cols, *common])}) "  # noqa: S608
+        f"SELECT {_column_list(conn, cols, 'r')}"
+        f"{', ' + _column_list(conn, common, 's') if common else ''} "
+        f"FROM jsonb_populate_recordset(NULL::{table}, %(docs)s) AS r {join}ORDER BY r.id",
         {"docs": jsonb(docs), **({"shared": jsonb(shared)} if common else {})},
     )
-    return rows.rowcount
 
 
 def update_rows(
     conn: sa.Connection, record_type: RecordType, docs: list[Mapping[str, JSON]]
-) -> int:
-    """Set the same columns on several records (each document carries its `id`) in one
-    statement; how many it updated. The rows must already be locked by this transaction."""
+) -> psycopg.Cursor[Any]:
+    """Send one statement setting the same columns on several records (each document carries
+    its `id`); its cursor's `rowcount` is how many it updated once it has run. The rows must
+    already be locked by this transaction."""
     table = quoted_table(conn, record_type.table)
     cols = sorted(set(docs[0]) - {"id"})
-    rows = conn.execute(
-        sa.text(
-            f"UPDATE {table} AS t SET ({_column_list(conn, cols)}) = "  # noqa: S608
-            f"ROW({_column_list(conn, cols, 'r')}) "
-            f"FROM jsonb_populate_recordset(NULL::{table}, :docs) AS r WHERE t.id = r.id"
-        ),
+    return driver(conn).execute(
+        f"UPDATE {table} AS t SET ({_column_list(conn, cols)}) = "  # noqa: S608
+        f"ROW({_column_list(conn, cols, 'r')}) "
+        f"FROM jsonb_populate_recordset(NULL::{table}, %(docs)s) AS r WHERE t.id = r.id",
         {"docs": jsonb(docs)},
     )
-    return rows.rowcount
 
 
 def update_row(
@@ -207,7 +214,13 @@ def load_history(
 
 def set_write_context(conn: sa.Connection, context: Mapping[str, JSON] | None) -> None:
     """Tell the tracking trigger which op, device and stamps the next write carries."""
-    conn.execute(
-        sa.text("SELECT set_config('sync.ctx', :ctx, true)"),
-        {"ctx": _json(context) if context else ""},
-    )
+    conn.execute(sa.text("SELECT set_config('sync.ctx', :ctx, true)"), {"ctx": _context(context)})
+
+
+def send_write_context(conn: sa.Connection, context: Mapping[str, JSON] | None) -> None:
+    """`set_write_context` on the driver connection, for writes sent in pipeline mode."""
+    driver(conn).execute("SELECT set_config('sync.ctx', %(ctx)s, true)", {"ctx": _context(context)})
+
+
+def _context(context: Mapping[str, JSON] | None) -> str:
+    return _json(context) if context else ""
