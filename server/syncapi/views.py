@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, request
 
+from server import collector
 from server.auth.guard import require
 from server.auth.models import Role
 from server.auth.principal import current_principal
@@ -65,10 +66,11 @@ def _body() -> Any:
 @require(*SYNC_ROLES)
 def push() -> Response:
     """Apply a batch of ops from the caller's device; one result per op, in order."""
-    body = PushIn().load(_body())
-    ops = load_ops(body["ops"])
-    app_version = body.get("app_version") or request.headers.get("X-App-Version")
-    return _json(service.push_batch(current_principal(), ops, app_version))
+    with collector.paused():
+        body = PushIn().load(_body())
+        ops = load_ops(body["ops"])
+        app_version = body.get("app_version") or request.headers.get("X-App-Version")
+        return _json(service.push_batch(current_principal(), ops, app_version))
 
 
 @bp.get("/sync/pull")
