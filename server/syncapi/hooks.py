@@ -3,10 +3,9 @@ hooks, and re-placing records whose location changed after a push."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -18,6 +17,7 @@ from server.registry.placement import FromAnchor, FromPoint
 from server.registry.services import personal
 from server.registry.services.catalog import RESOURCES
 from server.registry.services.records import Caller, visible
+from server.syncapi.points import OUR_EWKT, grids_at_points
 from server.syncapi.record_types import BY_NAME, INCIDENT_STATUSES, SYNC_TYPES, SyncType
 from server.syncapi.translate import Translation, schema_errors
 from sync.ops import JSON, Op, OpKind, OpResult, Reason, Status
@@ -40,47 +40,6 @@ TASK_TARGETS = {
     "organization": "organizations",
     "incident": "incidents",
 }
-
-
-# The EWKT `translate` makes from a GeoJSON point; anything else never reaches PostGIS here.
-OUR_EWKT = re.compile(r"^SRID=4326;POINT\([-+0-9.eE]+ [-+0-9.eE]+\)\Z")
-
-# Each point is parsed once (MATERIALIZED), so the lookup per point is one probe of the current
-# grids' spatial index instead of a parse and a covers test against every grid: 7x faster.
-_AT_POINTS = sa.text(
-    """
-    WITH p AS MATERIALIZED (
-      SELECT u.ewkt, ST_GeomFromEWKT(u.ewkt) AS geom
-      FROM unnest(CAST(:points AS text[])) AS u(ewkt)
-    )
-    SELECT p.ewkt, c.id, c.path
-    FROM p
-    LEFT JOIN LATERAL (
-      SELECT g.id, g.path FROM grid_versions gv JOIN grids g ON g.id = gv.grid_id
-      WHERE gv.valid_to IS NULL AND g.retired_at IS NULL AND ST_Covers(gv.geom, p.geom)
-      ORDER BY g.code LIMIT 1
-    ) AS c ON true
-    """
-)
-
-
-def grids_at_points(conn: sa.Connection, points: Iterable[JSON]) -> dict[str, Location]:
-    """The grid covering each point (lowest code on a shared edge), in one query per batch."""
-    wanted = sorted({p for p in points if isinstance(p, str) and OUR_EWKT.match(p)})
-    if not wanted:
-        return {}
-    # One text[] literal, not a list the driver adapts string by string (~3 ms for 500 points);
-    # OUR_EWKT leaves no quote or backslash to escape inside the double quotes.
-    rows = conn.execute(_AT_POINTS, {"points": "{" + ",".join(f'"{p}"' for p in wanted) + "}"})
-    # One Location per grid, shared by all its points.
-    by_grid: dict[uuid.UUID | None, Location] = {None: Location(None)}
-    found: dict[str, Location] = {}
-    for r in rows:
-        place = by_grid.get(r.id)
-        if place is None:
-            place = by_grid[r.id] = Location(r.id, tuple(r.path))
-        found[r.ewkt] = place
-    return found
 
 
 def _anchor_grid(conn: sa.Connection, table_name: str, anchor_id: JSON) -> Location:

@@ -27,11 +27,11 @@ from server.syncapi.hooks import (
     build_registry,
     cascade_deletes,
     duplicate_id_numbers,
-    grids_at_points,
     refuse_moves_out,
     replace_moved,
     restore_shown_numbers,
 )
+from server.syncapi.points import grids_at_points
 from server.syncapi.present import present_docs, present_snapshot, snapshot_columns
 from server.syncapi.record_types import BY_NAME
 from server.syncapi.tasks import task_refusals
