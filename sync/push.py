@@ -15,7 +15,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 
 from sync import bulk, hlc, receipts, records, references
@@ -35,9 +37,16 @@ from sync.ops import (
 )
 from sync.registry import Location, Refused, Registry
 
-_STORED_RECEIPTS = sa.text(
+# The push's first statements, sent together and run while its ops are checked (`push`).
+_DEVICE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%(device)s, 0))"
+# One array parameter, not an IN list of 500 parameters to render, bind and parse; sent as one
+# literal (`records.uuid_array`), not a list the driver adapts element by element. The literal
+# goes untyped into the CAST, so the array is a constant the index scan takes: typed, the planner
+# kept the cast per row, a seq scan parsing 500 uuids for every stored receipt (0.8 s at 10,000
+# receipts).
+_STORED_RECEIPTS = (
     "SELECT op_id, payload_hash, result FROM op_receipts "
-    "WHERE device_id = :device_id AND op_id = ANY(CAST(:op_ids AS uuid[]))"
+    "WHERE device_id = %(device_id)s AND op_id = ANY(CAST(%(op_ids)s AS uuid[]))"
 )
 
 
@@ -125,35 +134,31 @@ def _prepare(
     )
 
 
-def _stored_receipts(
-    conn: sa.Connection, device_id: uuid.UUID, op_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, tuple[str, OpResult]]:
-    # One array parameter, not an IN list of 500 parameters to render, bind and parse; sent as
-    # one literal (`records.uuid_array`), not a list the driver adapts element by element. The
-    # literal goes untyped into the CAST, so the array is a constant the index scan takes: typed
-    # (`::VARCHAR`, as a Core bind renders it) the planner kept the cast per row, a seq scan
-    # parsing 500 uuids for every stored receipt (0.8 s at 10,000 receipts).
-    rows = conn.execute(
-        _STORED_RECEIPTS, {"device_id": device_id, "op_ids": records.uuid_array(op_ids)}
-    )
-    return {r.op_id: (r.payload_hash, OpResult.from_receipt(r.op_id, r.result)) for r in rows}
+def _send_locks(
+    conn: sa.Connection, registry: Registry, ops: Sequence[Op]
+) -> list[tuple[str, psycopg.Cursor[Any]]]:
+    """Send the row locks of every record the batch names, in (record type, id) order so
+    batches never deadlock; by record type."""
+    touched: dict[str, set[uuid.UUID]] = {}
+    for op in ops:
+        touched.setdefault(op.record_type, set()).add(op.record_id)
+    return [
+        (t.name, records.send_lock(conn, t, touched[t.name])) for t in registry if t.name in touched
+    ]
 
 
 def _lock_states(
-    conn: sa.Connection, registry: Registry, batch: Sequence[PreparedOp]
+    conn: sa.Connection,
+    batch: Sequence[PreparedOp],
+    found: Mapping[str, Mapping[uuid.UUID, dict[str, JSON]]],
 ) -> dict[tuple[str, uuid.UUID], RecordState]:
-    """Lock every touched row up front in (record type, id) order, so batches never deadlock."""
+    """Each touched record's locked row (None: not stored) and the field history its ops'
+    merges need."""
     states: dict[tuple[str, uuid.UUID], RecordState] = {}
-    touched: dict[str, set[uuid.UUID]] = {}
     for p in batch:
-        touched.setdefault(p.record_type.name, set()).add(p.op.record_id)
-    for record_type in registry:
-        ids = touched.get(record_type.name)
-        if not ids:
-            continue
-        found = records.lock_rows(conn, record_type, ids)
-        for record_id in ids:
-            states[(record_type.name, record_id)] = RecordState(found.get(record_id))
+        key = (p.record_type.name, p.op.record_id)
+        if key not in states:
+            states[key] = RecordState(found[key[0]].get(key[1]))
     min_bases: dict[tuple[str, uuid.UUID], int] = {}
     for p in batch:
         key = (p.record_type.name, p.op.record_id)
@@ -308,13 +313,31 @@ def push(
     check_limits(ops, limits, [len(c) for c in canonical])
     now = now or datetime.now(UTC)
     now_ms = int(now.timestamp() * 1000)
-    # Two pushes from one device (a retry racing the original) run one after the other.
-    conn.execute(
-        sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(str(device.device_id), 0)))
-    )
     hashes = _PayloadHashes(canonical)
     stamp_cache: StampCache = {}
-    stored = _stored_receipts(conn, device.device_id, [op.op_id for op in ops])
+    raw = records.driver(conn)
+    checked: dict[int, PreparedOp | OpResult] = {}
+    checked_ids: set[uuid.UUID] = set()
+    with raw.pipeline():
+        # Sent first, and run while the ops are checked below. The device's lock: two pushes
+        # from one device (a retry racing the original) run one after the other, and the
+        # second then reads the first one's receipts. Then the rows the batch names, locked.
+        raw.execute(_DEVICE_LOCK, {"device": str(device.device_id)})
+        receipts_sent = raw.execute(
+            _STORED_RECEIPTS,
+            {
+                "device_id": device.device_id,
+                "op_ids": records.uuid_array(op.op_id for op in ops),
+            },
+        )
+        locks_sent = _send_locks(conn, registry, ops)
+        for i, op in enumerate(ops):
+            if op.op_id not in checked_ids:
+                checked_ids.add(op.op_id)
+                checked[i] = _prepare(op, registry, now_ms, limits, stamp_cache)
+    # Leaving the pipeline waited for its statements.
+    stored = {row[0]: (row[1], OpResult.from_receipt(row[0], row[2])) for row in receipts_sent}
+    found = {name: records.locked(cursor) for name, cursor in locks_sent}
     results: list[OpResult | None] = [None] * len(ops)
     first_index: dict[uuid.UUID, int] = {}
     rejects: list[tuple[Op, OpResult]] = []
@@ -331,13 +354,13 @@ def push(
                 results[i] = earlier[1]  # a replay: the stored answer, nothing applied
             continue  # an in-batch repeat is answered once the first copy has run
         first_index[op.op_id] = i
-        prepared = _prepare(op, registry, now_ms, limits, stamp_cache)
+        prepared = checked[i]
         if isinstance(prepared, OpResult):
             results[i] = prepared
         else:
             batch.append((i, prepared))
 
-    states = _lock_states(conn, registry, [p for _, p in batch])
+    states = _lock_states(conn, [p for _, p in batch], found)
     pointed = references.pointers([p for _, p in batch])
     targets = references.lookup(conn, registry, pointed) if pointed else {}
     access, locations = _authorize(

@@ -62,19 +62,28 @@ def _column_list(conn: sa.Connection, names: Iterable[str], alias: str = "") -> 
     return ", ".join(prefix + prep.quote(n) for n in names)
 
 
+def send_lock(
+    conn: sa.Connection, record_type: RecordType, ids: Iterable[uuid.UUID]
+) -> psycopg.Cursor[Any]:
+    """Send the statement locking the rows with these ids in id order; `locked` reads it."""
+    table = quoted_table(conn, record_type.table)
+    return driver(conn).execute(
+        f"SELECT t.id, to_jsonb(t) AS doc FROM {table} AS t "  # noqa: S608 - quoted identifier
+        "WHERE t.id = ANY(CAST(%(ids)s AS uuid[])) ORDER BY t.id FOR UPDATE OF t",
+        {"ids": uuid_array(ids)},
+    )
+
+
+def locked(cursor: psycopg.Cursor[Any]) -> dict[uuid.UUID, dict[str, JSON]]:
+    """The rows a `send_lock` statement locked, as JSON documents by id."""
+    return {row[0]: dict(row[1]) for row in cursor.fetchall()}
+
+
 def lock_rows(
     conn: sa.Connection, record_type: RecordType, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, JSON]]:
     """Lock the rows with these ids in id order and return them as JSON documents."""
-    table = quoted_table(conn, record_type.table)
-    rows = conn.execute(
-        sa.text(
-            f"SELECT t.id, to_jsonb(t) AS doc FROM {table} AS t "  # noqa: S608 - quoted identifier
-            "WHERE t.id = ANY(CAST(:ids AS uuid[])) ORDER BY t.id FOR UPDATE OF t"
-        ),
-        {"ids": uuid_array(ids)},
-    )
-    return {row.id: dict(row.doc) for row in rows}
+    return locked(send_lock(conn, record_type, ids))
 
 
 def insert_row(

@@ -63,7 +63,8 @@ class Location:
 # (connection, the new record's fields) -> where it lies (point-in-polygon, or its anchor's grid).
 LocateFn = Callable[[sa.Connection, Mapping[str, JSON]], Location]
 # (the op's fields; empty for a delete or command) -> {field: [messages]}; empty when valid; may
-# raise Refused. Called for every op, so it can refuse an op kind its role may not send.
+# raise Refused. Called for every op, so it can refuse an op kind its role may not send. It runs
+# while the push's first statements are in flight on the connection: it must not use the database.
 ValidateFn = Callable[[Mapping[str, JSON]], Mapping[str, list[str]]]
 # (current record, args) -> fields to write; raises CommandRefused.
 CommandFn = Callable[[Mapping[str, JSON], Mapping[str, JSON]], Mapping[str, JSON]]

@@ -202,6 +202,14 @@ def active_codes(table: str) -> frozenset[str]:
     return codes
 
 
+def load_active_codes() -> None:
+    """Have every loaded table's active codes cached now (the etags' query of this request, and
+    one query per table whose etag changed), so checks made while the connection is busy with
+    statements in flight (a push checks its ops meanwhile) run no query."""
+    for table in _etags():
+        active_codes(table)
+
+
 def check_code(table: str, value: str) -> bool:
     """True when `value` is an active code of `table` (cached per process by the table's etag)."""
     return value in active_codes(table)

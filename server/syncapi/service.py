@@ -17,6 +17,7 @@ from server.extensions import db
 from server.hierarchy.models import Grid
 from server.hierarchy.scope import Scope, resolve_scope
 from server.privacy.masking import FieldClass
+from server.registry.codes import load_active_codes
 from server.registry.services import personal
 from server.registry.services.records import Caller
 from server.registry.services.work import CASE_FIELDS, CASE_REFUSED
@@ -121,6 +122,7 @@ def push_batch(principal: Principal, wire: Sequence[Op], app_version: str | None
         refusals = duplicate_id_numbers(conn, translations, caller)
         refusals.update(task_refusals(conn, translations, caller))
         registry = build_registry(by_fields, points, refusals)
+        load_active_codes()  # the ops are checked while the push's first statements run
         refuse_moves_out(conn, translations, scope, points)
         try:
             results = push(
