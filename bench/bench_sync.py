@@ -27,6 +27,7 @@ from bench.sync_world import (
     background,
     bench_database,
     build_world,
+    freeze_harness,
     libpq,
     progress,
     row_count,
@@ -128,6 +129,7 @@ def _push_figure(url: str, runtime: URL, world: World, api: HttpTransport) -> Fi
     batches = [_ops(1000 + b * BATCH, BATCH, where) for b in range(rounds)]
     raw_batches = [_ops(100_000 + b * BATCH, BATCH, where) for b in range(rounds)]
     http = raw = 0.0
+    freeze_harness()
     with psycopg.connect(libpq(runtime)) as conn:
         user = conn.execute(
             "SELECT id FROM users WHERE username = %s", (world.username,)
@@ -239,6 +241,7 @@ def _download_figure(url: str, runtime: URL, world: World) -> tuple[list[Figure]
     from client.store import Store
 
     http, as_jsonb, as_columns, received = float("inf"), float("inf"), float("inf"), 0
+    freeze_harness()
     for round_no in range(DOWNLOAD_ROUNDS):
         took, received = _http_download(url, world, f"bench-download-{round_no}")
         assert received >= GRID_RECORDS, received
@@ -283,6 +286,7 @@ def _download_figure(url: str, runtime: URL, world: World) -> tuple[list[Figure]
 def _incremental_pull(runtime: URL, world: World, phone: Any, rounds: int = 5) -> float:
     """Median seconds for the phone to pull after 100 records of its grid changed."""
     times = []
+    freeze_harness()
     with psycopg.connect(libpq(runtime)) as conn:
         ids = [
             r[0]
