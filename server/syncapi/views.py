@@ -79,8 +79,9 @@ def pull() -> Response:
     """Changes in the caller's current grids since the cursor."""
     args = PullArgs().load(request.args)
     app_version = request.headers.get("X-App-Version")
-    page = service.pull_page(current_principal(), args["cursor"], args["limit"], app_version)
-    return _json(page, compress=True)
+    with collector.paused():
+        page = service.pull_page(current_principal(), args["cursor"], args["limit"], app_version)
+        return _json(page, compress=True)
 
 
 @bp.get("/sync/snapshot")
@@ -88,8 +89,11 @@ def pull() -> Response:
 def snapshot() -> Response:
     """One page of one current grid's live records."""
     args = SnapshotArgs().load(request.args)
-    page = service.snapshot_page(current_principal(), args["grid_id"], args["after"], args["limit"])
-    return _json(page, compress=True)
+    with collector.paused():
+        page = service.snapshot_page(
+            current_principal(), args["grid_id"], args["after"], args["limit"]
+        )
+        return _json(page, compress=True)
 
 
 @bp.get("/conflicts")
