@@ -79,3 +79,25 @@ def test_a_push_is_applied_with_the_collector_paused(
     assert result["status"] == "applied"
     assert enabled == [False]
     assert gc.isenabled()
+
+
+def test_pull_and_snapshot_pages_are_served_with_the_collector_paused(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_registry_world()
+    enabled: dict[str, bool] = {}
+    for name in ("pull_page", "snapshot_page"):
+        serve = getattr(service, name)
+
+        def watched(*args: Any, _serve: Any = serve, _name: str = name) -> dict[str, Any]:
+            enabled[_name] = gc.isenabled()
+            result: dict[str, Any] = _serve(*args)
+            return result
+
+        monkeypatch.setattr(service, name, watched)
+    headers = world.headers["worker_a"]
+    assert client.get("/api/v1/sync/pull", headers=headers).status_code == 200
+    snapshot = f"/api/v1/sync/snapshot?grid_id={world.grid_a.id}"
+    assert client.get(snapshot, headers=headers).status_code == 200
+    assert enabled == {"pull_page": False, "snapshot_page": False}
+    assert gc.isenabled()
