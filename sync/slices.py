@@ -135,6 +135,24 @@ def snapshot(
     if after:
         name, _, raw = after.partition(":")
         start_type, start_id = name, uuid.UUID(raw)
+    one_grid = len(set(grid_ids)) == 1
+    sorting = _sort_only_without_index(conn) if one_grid else None
+    page = _read_page(conn, types, grid_ids, one_grid, start_type, start_id, limit, columns)
+    if sorting is not None:
+        conn.execute(sa.text("SELECT set_config('enable_sort', :was, true)"), {"was": sorting})
+    return page
+
+
+def _read_page(
+    conn: sa.Connection,
+    types: Sequence[RecordType],
+    grid_ids: Sequence[uuid.UUID],
+    one_grid: bool,
+    start_type: str,
+    start_id: uuid.UUID | None,
+    limit: int,
+    columns: SnapshotColumns | None,
+) -> SnapshotPage:
     out: list[tuple[str, dict[str, Any]]] = []
     for record_type in types:
         if record_type.name < start_type:
@@ -143,7 +161,7 @@ def snapshot(
         after_id = start_id if record_type.name == start_type else None
         # One grid (a phone's usual case) by equality and the keyset bound only when there is
         # one: then the (grid_id, id) index hands rows over in id order and LIMIT stops early.
-        where = "t.grid_id = :grid" if len(set(grid_ids)) == 1 else "t.grid_id = ANY(:grids)"
+        where = "t.grid_id = :grid" if one_grid else "t.grid_id = ANY(:grids)"
         if after_id is not None:
             where += " AND t.id > :after"
         select = columns(conn, record_type) if columns else "t.id, t.version, t.grid_id"
@@ -169,3 +187,17 @@ def snapshot(
             row = dict(zip(keys, values, strict=True))
             out.append((record_type.name, row if columns else _key(row)))
     return SnapshotPage(out, None)
+
+
+def _sort_only_without_index(conn: sa.Connection) -> str:
+    """Have the page's statements sort only where no index gives the order; the setting it
+    had, to put back after them.
+
+    A page must come from the (grid_id, id) index in id order and stop at its limit. For a grid
+    whose rows the planner has no statistics for yet (loaded since the table was last analyzed)
+    it estimated one row, read the whole grid and sorted it, on every page: 35-45 ms a page of a
+    10,000-record grid, against 15-20 ms through the index (measured 2026-11-27).
+    """
+    was: str = conn.execute(sa.text("SELECT current_setting('enable_sort')")).scalar_one()
+    conn.execute(sa.text("SELECT set_config('enable_sort', 'off', true)"))
+    return was

@@ -195,6 +195,17 @@ def test_snapshot_pages_through_an_added_grid(engine: Engine) -> None:
     assert seen == {str(i) for i in written}
 
 
+@pytest.mark.parametrize("setting", ["on", "off"])
+def test_a_snapshot_page_puts_the_sort_setting_back(engine: Engine, setting: str) -> None:
+    new_note(engine, GRID_B)
+    with engine.connect() as conn, conn.begin():
+        conn.execute(sa.text("SELECT set_config('enable_sort', :v, true)"), {"v": setting})
+        page = snapshot(conn, REGISTRY, [GRID_B], None, limit=10)
+        after = conn.execute(sa.text("SELECT current_setting('enable_sort')")).scalar_one()
+    assert len(page.records) == 1
+    assert after == setting
+
+
 def test_grid_checksum_is_the_sum_of_record_hashes_mod_2_32(engine: Engine) -> None:
     device = make_device()
     written = [new_note(engine) for _ in range(4)]
