@@ -147,6 +147,46 @@ def _send_locks(
     ]
 
 
+def _lock_and_check(
+    conn: sa.Connection,
+    registry: Registry,
+    device: Device,
+    ops: Sequence[Op],
+    now_ms: int,
+    limits: PushLimits,
+) -> tuple[
+    dict[int, PreparedOp | OpResult],
+    dict[uuid.UUID, tuple[str, OpResult]],
+    dict[str, dict[uuid.UUID, dict[str, JSON]]],
+]:
+    """The push's first statements, and the checks that need no record, run together.
+
+    Sent first in pipeline mode: the device's lock (two pushes from one device, a retry racing
+    the original, run one after the other, and the second then reads the first one's receipts),
+    the device's stored receipts for these op ids, and the rows the batch names, locked. While
+    the database runs them, each op id's first op is checked (`_prepare`). Returns the checks by
+    op index, the stored (payload hash, result) by op id, and the locked rows by record type.
+    """
+    raw = records.driver(conn)
+    stamp_cache: StampCache = {}
+    checked: dict[int, PreparedOp | OpResult] = {}
+    seen: set[uuid.UUID] = set()
+    with raw.pipeline():
+        raw.execute(_DEVICE_LOCK, {"device": str(device.device_id)})
+        op_ids = records.uuid_array(op.op_id for op in ops)
+        receipts_sent = raw.execute(
+            _STORED_RECEIPTS, {"device_id": device.device_id, "op_ids": op_ids}
+        )
+        locks_sent = _send_locks(conn, registry, ops)
+        for i, op in enumerate(ops):
+            if op.op_id not in seen:
+                seen.add(op.op_id)
+                checked[i] = _prepare(op, registry, now_ms, limits, stamp_cache)
+    # Leaving the pipeline waited for its statements.
+    stored = {row[0]: (row[1], OpResult.from_receipt(row[0], row[2])) for row in receipts_sent}
+    return checked, stored, {name: records.locked(cursor) for name, cursor in locks_sent}
+
+
 def _lock_states(
     conn: sa.Connection,
     batch: Sequence[PreparedOp],
@@ -314,30 +354,7 @@ def push(
     now = now or datetime.now(UTC)
     now_ms = int(now.timestamp() * 1000)
     hashes = _PayloadHashes(canonical)
-    stamp_cache: StampCache = {}
-    raw = records.driver(conn)
-    checked: dict[int, PreparedOp | OpResult] = {}
-    checked_ids: set[uuid.UUID] = set()
-    with raw.pipeline():
-        # Sent first, and run while the ops are checked below. The device's lock: two pushes
-        # from one device (a retry racing the original) run one after the other, and the
-        # second then reads the first one's receipts. Then the rows the batch names, locked.
-        raw.execute(_DEVICE_LOCK, {"device": str(device.device_id)})
-        receipts_sent = raw.execute(
-            _STORED_RECEIPTS,
-            {
-                "device_id": device.device_id,
-                "op_ids": records.uuid_array(op.op_id for op in ops),
-            },
-        )
-        locks_sent = _send_locks(conn, registry, ops)
-        for i, op in enumerate(ops):
-            if op.op_id not in checked_ids:
-                checked_ids.add(op.op_id)
-                checked[i] = _prepare(op, registry, now_ms, limits, stamp_cache)
-    # Leaving the pipeline waited for its statements.
-    stored = {row[0]: (row[1], OpResult.from_receipt(row[0], row[2])) for row in receipts_sent}
-    found = {name: records.locked(cursor) for name, cursor in locks_sent}
+    checked, stored, found = _lock_and_check(conn, registry, device, ops, now_ms, limits)
     results: list[OpResult | None] = [None] * len(ops)
     first_index: dict[uuid.UUID, int] = {}
     rejects: list[tuple[Op, OpResult]] = []
