@@ -195,8 +195,8 @@ def _sort_only_without_index(conn: sa.Connection) -> str:
 
     A page must come from the (grid_id, id) index in id order and stop at its limit. For a grid
     whose rows the planner has no statistics for yet (loaded since the table was last analyzed)
-    it estimated one row, read the whole grid and sorted it, on every page: 35-45 ms a page of a
-    10,000-record grid, against 15-20 ms through the index (measured 2026-11-27).
+    it estimated one row, read the whole grid and sorted it, on every page: 35-46 ms a page of a
+    10,000-record grid, against 12-17 ms through the index (medians, measured 2026-11-27).
     """
     was: str = conn.execute(sa.text("SELECT current_setting('enable_sort')")).scalar_one()
     conn.execute(sa.text("SELECT set_config('enable_sort', 'off', true)"))
