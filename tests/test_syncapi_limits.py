@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import tracemalloc
 import uuid
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -108,6 +110,56 @@ def test_pull_is_gzipped_when_asked(client: FlaskClient) -> None:
     response = client.raw.get(f"/api/v1/sync/snapshot?grid_id={world.grid_a.id}", headers=headers)
     assert response.headers["Content-Encoding"] == "gzip"
     assert len(json.loads(gzip.decompress(response.data))["records"]) == 5
+
+
+def _push_gzipped(client: FlaskClient, headers: dict[str, str], body: bytes) -> Any:
+    gzipped = {**headers, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    return client.post("/api/v1/sync/push", data=body, headers=gzipped)
+
+
+def test_gzipped_push_is_applied(client: FlaskClient) -> None:
+    world = make_registry_world()
+    body = gzip.compress(json.dumps({"ops": [address_op(), address_op()]}).encode())
+    response = _push_gzipped(client, world.headers["worker_a"], body)
+    assert response.status_code == 200, response.get_json()
+    assert [r["status"] for r in response.get_json()["results"]] == ["applied", "applied"]
+    assert db.session.scalar(text("SELECT count(*) FROM addresses")) == 2
+
+
+def test_gzipped_push_inflating_past_the_limit_is_refused_without_inflating_it(
+    client: FlaskClient, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_registry_world()
+    monkeypatch.setitem(app.config, "SYNC_MAX_BATCH_BYTES", 10_000)
+    # ~100 KB on the wire, 100 MB inflated: valid JSON with a long run of whitespace.
+    bomb = gzip.compress(json.dumps({"ops": [address_op()]}).encode() + b" " * 100_000_000, 1)
+    assert len(bomb) < 500_000
+    tracemalloc.start()
+    try:
+        response = _push_gzipped(client, world.headers["worker_a"], bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 413
+    assert response.get_json()["code"] == "payload_too_large"
+    assert peak < 10_000_000, peak
+    assert db.session.scalar(text("SELECT count(*) FROM addresses")) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"ops": []}',
+        gzip.compress(b'{"ops": []}')[:-6],
+        gzip.compress(b'{"ops": []}') + b"trailing",
+    ],
+    ids=["not gzip", "truncated", "trailing bytes"],
+)
+def test_push_that_is_not_one_gzip_member_is_422(client: FlaskClient, body: bytes) -> None:
+    world = make_registry_world()
+    response = _push_gzipped(client, world.headers["worker_a"], body)
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]) == ["_body"]
 
 
 def test_admin_sees_device_sync_health(client: FlaskClient) -> None:
