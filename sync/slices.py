@@ -44,9 +44,7 @@ def grid_summaries(
         table = quoted_table(conn, record_type.table)
         rows = conn.execute(
             sa.text(
-                "SELECT grid_id, count(*) AS n, "  # noqa: S608 - quoted identifier
-                "coalesce(sum(('x' || substr(md5(id::text || ':' || version::text), 1, 8))"
-                "::bit(32)::bigint), 0) AS total "
+                "SELECT grid_id, count(*) AS n, coalesce(sum(sync_hash), 0) AS total "  # noqa: S608
                 f"FROM {table} WHERE grid_id = ANY(:grids) AND deleted_at IS NULL "
                 "GROUP BY grid_id"
             ),

@@ -48,7 +48,7 @@ from sync.tables import conflicts
 
 SERVER_OWNED_CONTRACT = frozenset(
     {"version", "grid_id", "scope_path", "created_at", "created_by", "updated_at"}
-    | {"updated_by", "deleted_at", "deleted_by", "id"}
+    | {"updated_by", "deleted_at", "deleted_by", "id", "sync_hash"}
 )
 CONFLICT_NOTICE_DAYS = 30
 CONFLICT_NOTICE_LIMIT = 200

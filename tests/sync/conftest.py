@@ -16,7 +16,7 @@ from sync import hlc
 from sync.access import Access, AccessCheck, Device
 from sync.merge import Policy
 from sync.ops import JSON, Op, OpKind, Reason
-from sync.registry import Location, RecordType, Refused, Registry
+from sync.registry import SYNC_HASH_SQL, Location, RecordType, Refused, Registry
 
 GRID_A = uuid.UUID("00000000-0000-7000-8000-00000000000a")
 GRID_B = uuid.UUID("00000000-0000-7000-8000-00000000000b")
@@ -36,6 +36,7 @@ notes = sa.Table(
     sa.Column("updated_by", sa.Uuid, nullable=True),
     sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("deleted_by", sa.Uuid, nullable=True),
+    sa.Column("sync_hash", sa.BigInteger, sa.Computed(SYNC_HASH_SQL, persisted=True)),
     sa.Column("title", sa.Text, nullable=True),
     sa.Column("body", sa.Text, nullable=True),
     sa.Column("status", sa.Text, nullable=True),
