@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import operator
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
@@ -91,16 +93,17 @@ def snapshot_columns(conn: sa.Connection, record_type: RecordType) -> str:
 
 def _present_rows(
     caller: Caller, record_type: str, rows: list[dict[str, Any]], *, native: bool = False
-) -> dict[uuid.UUID, dict[str, Any]]:
-    """Rows of one type read with `_columns`, presented as the caller's role sees them.
+) -> list[dict[str, Any]]:
+    """Rows of one type read with `_columns`, presented as the caller's role sees them, in
+    the rows' order.
 
     `native`: the bodies go straight to orjson, so the GeoJSON text goes in as a fragment
     (written verbatim, never parsed) and uuids and times as objects (see `native_json`).
     """
     geometries = [c.name for c in BY_NAME[record_type].table.c if _is_geometry(c)]
     as_json = orjson.Fragment if native else orjson.loads
-    for row in rows:
-        for name in geometries:
+    for name in geometries:
+        for row in rows:
             if row[name] is not None:
                 row[name] = as_json(row[name])
     resource = _RESOURCE_BY_TYPE.get(record_type)
@@ -110,15 +113,12 @@ def _present_rows(
     if rows and (resource is None or resource.audit_reads):
         # Downloads of personal records leave the same trail as web reads.
         record_access("sync_read", record_type, [row["id"] for row in rows])
-    embedded = _EMBEDDED.get(record_type, ())
-    out = {}
+    dropped = ("warnings", *_EMBEDDED.get(record_type, ()))
     for row, body in zip(rows, bodies, strict=True):
-        body.pop("warnings", None)
-        for name in embedded:
+        for name in dropped:
             body.pop(name, None)
         body["deleted_at"] = jsonable(row["deleted_at"])
-        out[row["id"]] = body
-    return out
+    return bodies
 
 
 def present_records(
@@ -136,7 +136,8 @@ def present_records(
     if scoped:
         query = query.where(in_scope(table, caller))
     rows = [dict(r) for r in db.session.execute(query).mappings()]
-    return _present_rows(caller, record_type, rows)
+    bodies = _present_rows(caller, record_type, rows)
+    return {row["id"]: body for row, body in zip(rows, bodies, strict=True)}
 
 
 def present_docs(
@@ -155,16 +156,17 @@ def present_docs(
 def present_snapshot(
     caller: Caller, records: Sequence[tuple[str, dict[str, Any]]]
 ) -> list[dict[str, Any] | None]:
-    """Present a snapshot page read with `snapshot_columns`: one presenter call per type.
+    """Present a snapshot page read with `snapshot_columns`: one presenter call per run of
+    records of one type (a page is ordered by type, so one per type), in the page's order.
 
     The bodies hold uuids, datetimes and GeoJSON fragments: serialise them with orjson only.
     """
-    by_type: dict[str, list[dict[str, Any]]] = {}
-    for record_type, row in records:
-        by_type.setdefault(record_type, []).append(row)
+    shown: list[dict[str, Any] | None] = []
     with native_json():
-        shown = {
-            t: _present_rows(caller, t, rows, native=True) if t in BY_NAME else {}
-            for t, rows in by_type.items()
-        }
-    return [shown[t].get(row["id"]) for t, row in records]
+        for record_type, run in itertools.groupby(records, key=operator.itemgetter(0)):
+            rows = [row for _, row in run]
+            if record_type in BY_NAME:
+                shown.extend(_present_rows(caller, record_type, rows, native=True))
+            else:
+                shown.extend([None] * len(rows))
+    return shown

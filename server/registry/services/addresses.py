@@ -15,12 +15,12 @@ from server.extensions import db
 from server.registry.models.address import ADDRESS_KINDS, Address
 from server.registry.schemas.address import AddressIn
 from server.registry.services.records import (
+    BASE_FIELDS,
     Caller,
     Prepared,
     Resource,
-    base_fields,
+    as_stored,
     columns,
-    jsonable,
     visible,
 )
 
@@ -133,17 +133,12 @@ def _duplicates(
     ]
 
 
+_STORED_FIELDS = (*BASE_FIELDS, *DETAIL_FIELDS, "normalized_text")
+
+
 def present(caller: Caller, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
     """Addresses carry no personal data: every field as stored."""
-    return [
-        {
-            **base_fields(row),
-            **{k: jsonable(row[k]) for k in DETAIL_FIELDS},
-            "normalized_text": row["normalized_text"],
-            "point": row["point"],
-        }
-        for row in rows
-    ]
+    return [{**as_stored(row, _STORED_FIELDS), "point": row["point"]} for row in rows]
 
 
 def search(table: Table, q: str) -> ColumnElement[bool]:

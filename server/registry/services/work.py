@@ -29,9 +29,11 @@ from server.registry.schemas.work import FollowUpPlanIn, TaskIn, VisitIn
 from server.registry.services import personal, task_rules
 from server.registry.services.addresses import point_sql
 from server.registry.services.records import (
+    BASE_FIELDS,
     Caller,
     Prepared,
     Resource,
+    as_stored,
     base_fields,
     jsonable,
     reference,
@@ -139,7 +141,7 @@ def refuse_worker_delete(caller: Caller, task_id: uuid.UUID) -> None:
 def present_tasks(caller: Caller, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
     """Tasks as stored."""
     names = (*TASK_FIELDS, "target_type", "target_id", "signed_at", "done_at")
-    return [{**base_fields(row), **{k: jsonable(row[k]) for k in names}} for row in rows]
+    return [as_stored(row, (*BASE_FIELDS, *names)) for row in rows]
 
 
 VISIT_FIELDS = ("visited_at", "form", "content", "state", "measures", "photo_sha256")
