@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import client.phone
 from client.hlc import Clock
 from client.phone import Phone
 from client.store import Store, record_hash
@@ -28,6 +29,7 @@ class FakeApi:
         self.on_push: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = applied_all
         self.pages: deque[dict[str, Any]] = deque()
         self.snapshots: dict[str, list[dict[str, Any]]] = {}
+        self.snapshot_calls: list[tuple[str, str | None, int]] = []
         self.lose_next_push = False
 
     def push(self, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -42,8 +44,12 @@ class FakeApi:
         return self.pages.popleft() if self.pages else page()
 
     def snapshot(self, grid_id: str, after: str | None, limit: int) -> dict[str, Any]:
+        """Pages of `limit` records; `after` is the position of the next one."""
+        self.snapshot_calls.append((grid_id, after, limit))
         records = self.snapshots.get(grid_id, [])
-        return {"records": records, "after": None}
+        start = int(after or 0)
+        following = str(start + limit) if start + limit < len(records) else None
+        return {"records": records[start : start + limit], "after": following}
 
 
 def applied_all(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -220,6 +226,19 @@ def test_an_added_grid_is_downloaded_by_snapshot(phone: Phone, api: FakeApi) -> 
     api.pages.append(page(added_grids=[GRID_B], summaries=[summary(GRID_B, record)]))
     report = phone.pull()
     assert phone.get("note", record["id"]) == record
+    assert report.resnapshots == []
+
+
+def test_a_grid_larger_than_a_page_is_downloaded_page_by_page(
+    phone: Phone, api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client.phone, "SNAPSHOT_LIMIT", 2)
+    records = [doc(str(uuid.uuid4()), 1, GRID_B) for _ in range(5)]
+    api.snapshots[GRID_B] = [{"record_type": "note", "record": r} for r in records]
+    api.pages.append(page(added_grids=[GRID_B], summaries=[summary(GRID_B, *records)]))
+    report = phone.pull()
+    assert api.snapshot_calls == [(GRID_B, None, 2), (GRID_B, "2", 2), (GRID_B, "4", 2)]
+    assert phone.store.visible() == {("note", r["id"]): r for r in records}
     assert report.resnapshots == []
 
 
