@@ -159,7 +159,7 @@ def _push_figure(url: str, runtime: URL, world: World, api: HttpTransport) -> Fi
     )
 
 
-DOWNLOAD_ROUNDS = 3  # fresh devices; the best round of each side counts (a shared machine)
+DOWNLOAD_ROUNDS = 5  # fresh devices; the best round of each side counts (a shared machine)
 
 # The baseline's two ways to get a grid's rows out as JSON; it takes the faster. `to_jsonb` in
 # the database builds JSON slowly (1 KB of CJK text per row); column values serialized by orjson
