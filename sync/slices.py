@@ -35,24 +35,24 @@ def record_hash(record_id: uuid.UUID, version: int) -> int:
 def grid_summaries(
     conn: sa.Connection, registry: Registry, grid_ids: Iterable[uuid.UUID]
 ) -> list[GridSummary]:
-    """Count and order-independent checksum of the live records of every record type per grid."""
+    """Count and order-independent checksum of the live records of every record type per grid.
+
+    One statement for all record types (a round trip per type was ~0.5-1 ms each, eleven of
+    them at the end of every full pull), summing each row's stored `sync_hash`.
+    """
     grids = sorted(set(grid_ids))
     totals = {g: [0, 0] for g in grids}
-    if not grids:
-        return []
-    for record_type in registry:
-        table = quoted_table(conn, record_type.table)
-        rows = conn.execute(
-            sa.text(
-                "SELECT grid_id, count(*) AS n, coalesce(sum(sync_hash), 0) AS total "  # noqa: S608
-                f"FROM {table} WHERE grid_id = ANY(:grids) AND deleted_at IS NULL "
-                "GROUP BY grid_id"
-            ),
-            {"grids": grids},
-        )
-        for row in rows:
-            totals[row.grid_id][0] += int(row.n)
-            totals[row.grid_id][1] += int(row.total)
+    per_type = [
+        "SELECT grid_id, count(*) AS n, coalesce(sum(sync_hash), 0) AS total "  # noqa: S608
+        f"FROM {quoted_table(conn, record_type.table)} "
+        "WHERE grid_id = ANY(:grids) AND deleted_at IS NULL GROUP BY grid_id"
+        for record_type in registry
+    ]
+    if not grids or not per_type:
+        return [GridSummary(g, 0, 0) for g in grids]
+    for row in conn.execute(sa.text(" UNION ALL ".join(per_type)), {"grids": grids}):
+        totals[row.grid_id][0] += int(row.n)
+        totals[row.grid_id][1] += int(row.total)
     return [GridSummary(g, totals[g][0], totals[g][1] % MOD) for g in grids]
 
 
