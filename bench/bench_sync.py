@@ -240,18 +240,25 @@ def _download_figure(url: str, runtime: URL, world: World) -> tuple[list[Figure]
     from client.phone import Phone
     from client.store import Store
 
-    http, as_jsonb, as_columns, received = float("inf"), float("inf"), float("inf"), 0
+    rounds: dict[str, list[float]] = {"http": [], "to_jsonb": [], "columns": []}
+    received = 0
     freeze_harness()
     for round_no in range(DOWNLOAD_ROUNDS):
         took, received = _http_download(url, world, f"bench-download-{round_no}")
         assert received >= GRID_RECORDS, received
-        http = min(http, took)
+        rounds["http"].append(took)
         jsonb_took, columns_took = _raw_download(runtime, world)
-        as_jsonb, as_columns = min(as_jsonb, jsonb_took), min(as_columns, columns_took)
+        rounds["to_jsonb"].append(jsonb_took)
+        rounds["columns"].append(columns_took)
+    http, as_jsonb, as_columns = (min(rounds[side]) for side in ("http", "to_jsonb", "columns"))
     raw = min(as_jsonb, as_columns)
     progress(
         f"raw download: to_jsonb {received / as_jsonb:.0f} rec/s, "
         f"columns + orjson {received / as_columns:.0f} rec/s (the baseline is the faster)"
+    )
+    progress(
+        "download rounds, ms: "
+        + "; ".join(f"{side} {[round(t * 1000) for t in times]}" for side, times in rounds.items())
     )
     api = HttpTransport(url)
     api.login(world.username, PASSWORD, "bench-download")
