@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -180,7 +181,12 @@ def test_a_lost_pull_response_does_not_lose_the_scope_diff(engine: Engine) -> No
     assert (retried.removed_grids, retried.added_grids) == ([GRID_A], [GRID_B])
 
 
-def test_snapshot_pages_through_an_added_grid(engine: Engine) -> None:
+@pytest.mark.parametrize("chunked", [True, False], ids=["streamed", "libpq before 17"])
+def test_snapshot_pages_through_an_added_grid(
+    engine: Engine, chunked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pages are streamed in chunks where the libpq can, and read whole where it cannot.
+    monkeypatch.setattr(psycopg.capabilities, "has_stream_chunked", lambda *_, **__: chunked)
     written = {new_note(engine, GRID_B) for _ in range(5)}
     new_note(engine, GRID_A)
     seen: set[str] = set()
