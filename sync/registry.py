@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sync.merge import Policy
 from sync.ops import JSON, Reason
 
-# Columns every synced table has; only the engine writes them (PostgreSQL, `sync_hash`).
+# Columns every synced table has; only the engine writes them (PostgreSQL generates `sync_hash`).
 CONTRACT_COLUMNS = frozenset(
     {
         "id",
